@@ -1,0 +1,114 @@
+package event
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// AppendJSON appends the event as one flat JSON object (dotted keys, no
+// newline): @timestamp, event.dataset and the mangrove.* metadata first, then
+// the fields in name order. Elasticsearch accepts this form as is, and a
+// trusted Decoder reads it back to an equal Event.
+func AppendJSON(dst []byte, e *Event) []byte {
+	dst = append(dst, '{')
+	first := true
+	key := func(k string) {
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = appendString(dst, k)
+		dst = append(dst, ':')
+	}
+	if !e.Time.IsZero() {
+		key(KeyTime)
+		dst = append(dst, '"')
+		dst = e.Time.UTC().AppendFormat(dst, time.RFC3339Nano)
+		dst = append(dst, '"')
+	}
+	for _, m := range [...]struct{ k, v string }{
+		{KeyDataset, e.Dataset}, {KeyID, e.ID}, {KeyTenant, e.Tenant}, {KeySource, e.Source},
+	} {
+		if m.v != "" {
+			key(m.k)
+			dst = appendString(dst, m.v)
+		}
+	}
+	for i := range e.Fields {
+		key(e.Fields[i].Name)
+		dst = appendValue(dst, e.Fields[i].Value)
+	}
+	return append(dst, '}')
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (e Event) MarshalJSON() ([]byte, error) { return AppendJSON(nil, &e), nil }
+
+func appendValue(dst []byte, v Value) []byte {
+	switch v.Kind {
+	case String:
+		return appendString(dst, v.Str)
+	case Number:
+		if v.Str != "" {
+			return append(dst, v.Str...)
+		}
+		return strconv.AppendFloat(dst, v.Num, 'g', -1, 64)
+	case Bool:
+		return strconv.AppendBool(dst, v.Bool)
+	case List:
+		dst = append(dst, '[')
+		for i, e := range v.List {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendValue(dst, e)
+		}
+		return append(dst, ']')
+	}
+	return append(dst, "null"...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
