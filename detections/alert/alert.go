@@ -70,6 +70,8 @@ type Alert struct {
 	// Event is the first matching event as JSON, for triage without a
 	// second lookup. It may be truncated to a size limit by the engine.
 	Event json.RawMessage `json:"event,omitempty"`
+	// IncidentID is set by the store once the alert is grouped.
+	IncidentID string `json:"incident_id,omitempty"`
 }
 
 // KV is one group-by value.

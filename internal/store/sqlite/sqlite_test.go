@@ -1,0 +1,153 @@
+package sqlite
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/mangrove-soc/mangrove/detections/alert"
+	"github.com/mangrove-soc/mangrove/incidents/incident"
+	"github.com/mangrove-soc/mangrove/internal/audit"
+	"github.com/mangrove-soc/mangrove/internal/store"
+)
+
+func mkAlert(tenant, rule, host, event string, sev alert.Severity, at time.Time) alert.Alert {
+	return alert.Alert{ID: alert.NewID(tenant, rule, event), Tenant: tenant, RuleID: rule, RuleTitle: "Rule " + rule,
+		Severity: sev, EventIDs: []string{event}, GroupBy: []alert.KV{{Field: "host.name", Value: host}}, Time: at, Created: at}
+}
+
+func verify(t *testing.T, s *Store) int64 {
+	t.Helper()
+	v := audit.NewVerifier()
+	if err := s.AuditLog(t.Context(), v.Check); err != nil {
+		t.Fatal(err)
+	}
+	return v.Count()
+}
+
+func TestIngestGroupsAndDedups(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mangrove.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	batch := []alert.Alert{
+		mkAlert("so-a", "r1", "ws-1", "e1", alert.Medium, t0),
+		mkAlert("so-a", "r1", "ws-1", "e2", alert.High, t0.Add(time.Minute)),
+		mkAlert("so-a", "r1", "ws-2", "e3", alert.Low, t0),
+		mkAlert("so-b", "r1", "ws-1", "e1", alert.Low, t0),
+	}
+	n, err := s.IngestAlerts(t.Context(), batch)
+	if err != nil || n != 4 {
+		t.Fatalf("ingest = %d, %v", n, err)
+	}
+	// Redelivery of the same alerts changes nothing.
+	if n, err := s.IngestAlerts(t.Context(), batch); err != nil || n != 0 {
+		t.Fatalf("re-ingest = %d, %v", n, err)
+	}
+	incs, err := s.Incidents(t.Context(), store.IncidentFilter{Tenant: "so-a"})
+	if err != nil || len(incs) != 2 {
+		t.Fatalf("so-a incidents = %v, %v", incs, err)
+	}
+	var ws1 incident.Incident
+	for _, inc := range incs {
+		if inc.GroupKey == "host.name=ws-1" {
+			ws1 = inc
+		}
+	}
+	if ws1.AlertCount != 2 || ws1.Severity != alert.High || !ws1.LastSeen.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("ws-1 incident = %+v", ws1)
+	}
+	// Tenancy: so-b cannot see so-a's incident.
+	if _, err := s.Incident(t.Context(), "so-b", ws1.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("cross-tenant read: %v", err)
+	}
+	alerts, err := s.Alerts(t.Context(), store.AlertFilter{Tenant: "so-a", IncidentID: ws1.ID})
+	if err != nil || len(alerts) != 2 || alerts[0].IncidentID != ws1.ID {
+		t.Fatalf("alerts = %+v, %v", alerts, err)
+	}
+	if got := verify(t, s); got != 3 {
+		t.Fatalf("audit entries = %d, want 3 incident.open", got)
+	}
+
+	// Resolve: the next alert opens a new incident.
+	if _, err := s.TransitionIncident(t.Context(), "so-a", ws1.ID, incident.Resolved, "", "user:analyst"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TransitionIncident(t.Context(), "so-a", ws1.ID, incident.New, "", "user:analyst"); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("resolved→new: %v, want ErrConflict", err)
+	}
+	if _, err := s.TransitionIncident(t.Context(), "so-b", ws1.ID, incident.Closed, "", "user:other"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("cross-tenant transition: %v", err)
+	}
+	if n, err := s.IngestAlerts(t.Context(), []alert.Alert{mkAlert("so-a", "r1", "ws-1", "e9", alert.Low, t0)}); err != nil || n != 1 {
+		t.Fatal(n, err)
+	}
+	open, _ := s.Incidents(t.Context(), store.IncidentFilter{Tenant: "so-a", State: incident.New})
+	if len(open) != 2 {
+		t.Fatalf("open incidents after resolve = %d, want 2", len(open))
+	}
+	s.Close()
+
+	// Reopening keeps everything and the audit chain continues.
+	s, err = Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	all, _ := s.Incidents(t.Context(), store.IncidentFilter{})
+	if len(all) != 4 {
+		t.Fatalf("incidents after reopen = %d, want 4", len(all))
+	}
+	if _, err := s.TransitionIncident(t.Context(), "", ws1.ID, incident.Closed, "", "user:lead"); err != nil {
+		t.Fatal(err)
+	}
+	if got := verify(t, s); got != 6 {
+		t.Fatalf("audit entries = %d, want 6", got)
+	}
+}
+
+func TestAuditTamperDetected(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	t0 := time.Now()
+	for _, e := range []string{"e1", "e2"} {
+		if _, err := s.IngestAlerts(t.Context(), []alert.Alert{mkAlert("t", "r-"+e, "h", e, alert.Low, t0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.w.Exec(`UPDATE audit_log SET actor = 'user:mallory' WHERE seq = 1`); err != nil {
+		t.Fatal(err)
+	}
+	v := audit.NewVerifier()
+	if err := s.AuditLog(t.Context(), v.Check); err == nil {
+		t.Fatal("tampered audit log verified")
+	}
+}
+
+func BenchmarkIngestAlerts(b *testing.B) {
+	s, err := Open(b.Context(), filepath.Join(b.TempDir(), "m.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	t0 := time.Now()
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		batch := make([]alert.Alert, 100)
+		for j := range batch {
+			i++
+			batch[j] = mkAlert("t", "r1", "h"+string(rune('a'+i%20)), time.Duration(i).String(), alert.Medium, t0)
+		}
+		if _, err := s.IngestAlerts(b.Context(), batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "alerts/s")
+}
