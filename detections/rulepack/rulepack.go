@@ -1,0 +1,178 @@
+// Package rulepack loads rule packs: the built-in pack shipped inside the
+// binary and directory trees of rule files, read by the rule kinds of a
+// detections.Registry. A broken file does not stop the others from loading;
+// every problem is reported with its path.
+package rulepack
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/mangrove-soc/mangrove/detections"
+)
+
+//go:embed builtin
+var builtin embed.FS
+
+// Builtin returns the built-in rule pack.
+func Builtin() fs.FS {
+	sub, err := fs.Sub(builtin, "builtin")
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	return sub
+}
+
+// MaxRuleFileBytes bounds one rule file.
+const MaxRuleFileBytes = 1 << 20
+
+// Config selects the packs to load.
+type Config struct {
+	// Builtin loads the pack shipped in the binary; default true.
+	Builtin *bool `yaml:"builtin"`
+	// Dirs are directory trees of rule files. A missing directory is not an
+	// error (it is reported as empty) so that a default like data/rules works
+	// on a fresh machine.
+	Dirs []string `yaml:"dirs"`
+	// Disabled lists rule IDs, file paths (as "<pack>/<path>", with * and ?
+	// wildcards) or tags ("tag:attack.t1110") whose rules are not loaded.
+	Disabled []string `yaml:"disabled"`
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	for i, d := range c.Dirs {
+		if strings.TrimSpace(d) == "" {
+			errs = append(errs, fmt.Errorf("dirs[%d]: must not be empty", i))
+		}
+	}
+	for i, p := range c.Disabled {
+		if _, err := path.Match(p, ""); err != nil {
+			errs = append(errs, fmt.Errorf("disabled[%d]: bad pattern %q: %w", i, p, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// UseBuiltin reports whether the built-in pack is loaded.
+func (c Config) UseBuiltin() bool { return c.Builtin == nil || *c.Builtin }
+
+// Report says what a Load did.
+type Report struct {
+	Files    int     // rule files read
+	Rules    int     // rules loaded
+	Disabled int     // rules skipped by Config.Disabled
+	Errors   []error // one per file that failed, with its path
+}
+
+// Err joins the per-file errors, nil when every file loaded.
+func (r Report) Err() error { return errors.Join(r.Errors...) }
+
+// Load reads every configured pack with the kinds in reg. Rule IDs must be
+// unique across packs; a duplicate is reported and the later rule skipped.
+func Load(reg *detections.Registry, cfg Config) ([]detections.Rule, Report) {
+	var rep Report
+	var rules []detections.Rule
+	seen := map[string]string{}
+	add := func(pack string, fsys fs.FS) {
+		err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				rep.Errors = append(rep.Errors, fmt.Errorf("%s/%s: %w", pack, p, err))
+				return nil
+			}
+			if d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+				return nil
+			}
+			kind, ok := reg.ForFile(p)
+			if !ok {
+				return nil
+			}
+			where := pack + "/" + p
+			rep.Files++
+			loaded, err := loadFile(fsys, p, where, kind)
+			if err != nil {
+				rep.Errors = append(rep.Errors, err)
+			}
+			for _, r := range loaded {
+				m := r.Meta()
+				if disabled(cfg.Disabled, m, where) {
+					rep.Disabled++
+					continue
+				}
+				if prev, dup := seen[m.ID]; dup {
+					rep.Errors = append(rep.Errors, fmt.Errorf("%s: rule id %s already loaded from %s; skipped", where, m.ID, prev))
+					continue
+				}
+				seen[m.ID] = where
+				rules = append(rules, r)
+			}
+			return nil
+		})
+		if err != nil {
+			rep.Errors = append(rep.Errors, fmt.Errorf("%s: %w", pack, err))
+		}
+	}
+	if cfg.UseBuiltin() {
+		add("builtin", Builtin())
+	}
+	for _, dir := range cfg.Dirs {
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				rep.Errors = append(rep.Errors, fmt.Errorf("rule directory %s: %w", dir, err))
+			}
+			continue
+		}
+		add(dir, os.DirFS(dir))
+	}
+	rep.Rules = len(rules)
+	return rules, rep
+}
+
+func loadFile(fsys fs.FS, p, where string, kind detections.Kind) ([]detections.Rule, error) {
+	f, err := fsys.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	if st.Size() > MaxRuleFileBytes {
+		return nil, fmt.Errorf("%s: %d bytes, limit %d", where, st.Size(), MaxRuleFileBytes)
+	}
+	data, err := fs.ReadFile(fsys, p)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	rules, err := kind.Load(where, data)
+	if err != nil {
+		return rules, fmt.Errorf("%s: %w", where, err)
+	}
+	return rules, nil
+}
+
+func disabled(patterns []string, m detections.Meta, where string) bool {
+	for _, p := range patterns {
+		if tag, ok := strings.CutPrefix(p, "tag:"); ok {
+			if slices.ContainsFunc(m.Tags, func(t string) bool { return strings.EqualFold(t, tag) }) {
+				return true
+			}
+			continue
+		}
+		if p == m.ID {
+			return true
+		}
+		if ok, _ := path.Match(p, where); ok {
+			return true
+		}
+	}
+	return false
+}
