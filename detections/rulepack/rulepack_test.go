@@ -44,7 +44,7 @@ func TestLoad(t *testing.T) {
 		}
 	}
 	write("a.rule", "r1 attack.t1110\nr2")
-	write("sub/b.rule", "r3\nr1") // r1 duplicate
+	write("sub/b.rule", "r3\nr2") // r2 duplicate
 	write("sub/c.rule", "broken") // load error
 	write("notes.txt", "ignored") // no kind
 	write(".hidden.rule", "r9")   // hidden
