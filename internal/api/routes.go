@@ -1,0 +1,290 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/mangrove-soc/mangrove/detections/alert"
+	"github.com/mangrove-soc/mangrove/incidents/incident"
+	"github.com/mangrove-soc/mangrove/internal/search"
+	"github.com/mangrove-soc/mangrove/internal/store"
+)
+
+// IncidentDetail answers GET /api/v1/incidents/{id}.
+type IncidentDetail struct {
+	incident.Incident
+	Alerts []alert.Alert `json:"alerts"`
+}
+
+// TransitionRequest is the body of POST /api/v1/incidents/{id}/transition.
+type TransitionRequest struct {
+	State    incident.State `json:"state"`
+	Assignee string         `json:"assignee,omitempty"`
+}
+
+// RuleInfo describes a loaded rule.
+type RuleInfo struct {
+	ID         string   `json:"id"`
+	Version    string   `json:"version,omitempty"`
+	Title      string   `json:"title"`
+	Kind       string   `json:"kind"`
+	Severity   string   `json:"severity"`
+	Techniques []string `json:"techniques,omitempty"`
+	Path       string   `json:"path,omitempty"`
+}
+
+// Health answers /healthz and /readyz.
+type Health struct {
+	Status string            `json:"status"`
+	Checks map[string]string `json:"checks,omitempty"`
+}
+
+func (s *Server) table() []route {
+	ok := func(desc string, schema any) map[int]respSpec {
+		return map[int]respSpec{200: {desc: desc, schema: schema}, 400: {desc: "bad request", schema: errorBody{}}}
+	}
+	return []route{
+		{method: "POST", path: "/api/v1/events", tag: "events", summary: "Send events as NDJSON (one JSON object per line; gzip accepted with Content-Encoding: gzip). Answers after the events are durably on the bus.",
+			params: []param{{name: "dataset", in: "query", typ: "string", desc: "event.dataset of events that carry none (default generic)"}},
+			body:   &bodySpec{contentType: "application/x-ndjson", desc: "one event per line"},
+			responses: map[int]respSpec{
+				202: {desc: "accepted: good lines are durably stored; bad lines are listed", schema: IngestResult{}},
+				400: {desc: "every line was rejected, or the body is unreadable", schema: IngestResult{}},
+				413: {desc: "body exceeds its limit", schema: errorBody{}},
+				503: {desc: "the bus failed; retry", schema: errorBody{}},
+			},
+			handler: s.handleIngest},
+		{method: "GET", path: "/api/v1/events/search", tag: "events", summary: "Search stored events with a KQL/Lucene-style query, newest first",
+			params: []param{
+				{name: "q", in: "query", typ: "string", desc: `query, e.g. source.ip:10.0.0.5 AND event.action:"logon-failed"`},
+				{name: "from", in: "query", typ: "string", desc: "RFC 3339 time or a duration back from now (24h)"},
+				{name: "to", in: "query", typ: "string", desc: "RFC 3339 time or a duration back from now"},
+				{name: "limit", in: "query", typ: "integer", desc: "events to return (default 100, at most 10000)"},
+			},
+			responses: ok("matching events", search.Result{}), handler: s.handleSearch},
+		{method: "GET", path: "/api/v1/alerts", tag: "alerts", summary: "List alerts, newest first",
+			params: []param{
+				{name: "rule_id", in: "query", typ: "string"}, {name: "incident_id", in: "query", typ: "string"},
+				{name: "min_severity", in: "query", typ: "string", desc: "informational, low, medium, high or critical"},
+				{name: "since", in: "query", typ: "string", desc: "RFC 3339 time or a duration back from now"},
+				{name: "limit", in: "query", typ: "integer", desc: "default 100, at most 1000"},
+			},
+			responses: ok("alerts", []alert.Alert{}), handler: s.handleAlerts},
+		{method: "GET", path: "/api/v1/incidents", tag: "incidents", summary: "List incidents, most recently updated first",
+			params: []param{
+				{name: "state", in: "query", typ: "string", desc: "new, acknowledged, investigating, contained, resolved or closed"},
+				{name: "limit", in: "query", typ: "integer", desc: "default 100, at most 1000"},
+			},
+			responses: ok("incidents", []incident.Incident{}), handler: s.handleIncidents},
+		{method: "GET", path: "/api/v1/incidents/{id}", tag: "incidents", summary: "One incident with its alerts",
+			params:    []param{{name: "id", in: "path", typ: "string"}},
+			responses: map[int]respSpec{200: {desc: "the incident", schema: IncidentDetail{}}, 404: {desc: "no such incident for this tenant", schema: errorBody{}}},
+			handler:   s.handleIncident},
+		{method: "POST", path: "/api/v1/incidents/{id}/transition", tag: "incidents", summary: "Move an incident to another state (audited)",
+			params: []param{{name: "id", in: "path", typ: "string"}},
+			body:   &bodySpec{contentType: "application/json", schema: TransitionRequest{}},
+			responses: map[int]respSpec{200: {desc: "the updated incident", schema: incident.Incident{}}, 404: {desc: "no such incident", schema: errorBody{}},
+				409: {desc: "the lifecycle does not allow this move", schema: errorBody{}}},
+			handler: s.handleTransition},
+		{method: "GET", path: "/api/v1/rules", tag: "rules", summary: "List the loaded detection rules",
+			responses: ok("rules", []RuleInfo{}), handler: s.handleRules},
+		{method: "GET", path: "/api/v1/openapi.json", tag: "meta", summary: "This document", public: true,
+			responses: map[int]respSpec{200: {desc: "OpenAPI 3.1 document", schema: map[string]any{}}}, handler: s.handleDoc},
+		{method: "GET", path: "/healthz", tag: "meta", summary: "Liveness: the process answers", public: true,
+			responses: map[int]respSpec{200: {desc: "alive", schema: Health{}}}, handler: s.handleHealth},
+		{method: "GET", path: "/readyz", tag: "meta", summary: "Readiness: the bus and stores answer", public: true,
+			responses: map[int]respSpec{200: {desc: "ready", schema: Health{}}, 503: {desc: "a dependency is down", schema: Health{}}}, handler: s.handleReady},
+		{method: "GET", path: "/metrics", tag: "meta", summary: "Prometheus metrics", public: true,
+			responses: map[int]respSpec{200: {desc: "metrics in the Prometheus text format", contentType: "text/plain"}}, handler: s.handleMetrics},
+	}
+}
+
+func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
+	tenant, ok := readScope(w, r)
+	if !ok {
+		return
+	}
+	now := time.Now()
+	q := search.Query{Tenant: tenant, Text: r.URL.Query().Get("q")}
+	var errs []error
+	var err error
+	if q.From, err = queryTime(r, "from", now); err != nil {
+		errs = append(errs, err)
+	}
+	if q.To, err = queryTime(r, "to", now); err != nil {
+		errs = append(errs, err)
+	}
+	if q.Limit, err = queryInt(r, "limit", 100); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		writeError(w, http.StatusBadRequest, errors.Join(errs...).Error())
+		return
+	}
+	res, err := s.deps.Search.Search(r.Context(), q)
+	switch {
+	case errors.Is(err, search.ErrBadQuery):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case err != nil:
+		s.internalError(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, res)
+	}
+}
+
+func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) {
+	tenant, ok := readScope(w, r)
+	if !ok {
+		return
+	}
+	f := store.AlertFilter{Tenant: tenant, RuleID: r.URL.Query().Get("rule_id"), IncidentID: r.URL.Query().Get("incident_id")}
+	var errs []error
+	var err error
+	if v := r.URL.Query().Get("min_severity"); v != "" {
+		if f.MinSeverity, err = alert.ParseSeverity(v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if f.Since, err = queryTime(r, "since", time.Now()); err != nil {
+		errs = append(errs, err)
+	}
+	if f.Limit, err = queryInt(r, "limit", 100); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		writeError(w, http.StatusBadRequest, errors.Join(errs...).Error())
+		return
+	}
+	alerts, err := s.deps.Store.Alerts(r.Context(), f)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, alerts)
+}
+
+func (s *Server) handleIncidents(w http.ResponseWriter, r *http.Request) {
+	tenant, ok := readScope(w, r)
+	if !ok {
+		return
+	}
+	f := store.IncidentFilter{Tenant: tenant, State: incident.State(r.URL.Query().Get("state"))}
+	if f.State != "" && !f.State.Valid() {
+		writeError(w, http.StatusBadRequest, "state: unknown state "+string(f.State))
+		return
+	}
+	var err error
+	if f.Limit, err = queryInt(r, "limit", 100); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	incs, err := s.deps.Store.Incidents(r.Context(), f)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, incs)
+}
+
+func (s *Server) handleIncident(w http.ResponseWriter, r *http.Request) {
+	tenant, ok := readScope(w, r)
+	if !ok {
+		return
+	}
+	inc, err := s.deps.Store.Incident(r.Context(), tenant, r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no incident "+r.PathValue("id"))
+		return
+	}
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	alerts, err := s.deps.Store.Alerts(r.Context(), store.AlertFilter{Tenant: inc.Tenant, IncidentID: inc.ID, Limit: 1000})
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, IncidentDetail{Incident: inc, Alerts: alerts})
+}
+
+func (s *Server) handleTransition(w http.ResponseWriter, r *http.Request) {
+	tenant, ok := readScope(w, r)
+	if !ok {
+		return
+	}
+	var req TransitionRequest
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "decoding body: "+err.Error())
+		return
+	}
+	if !req.State.Valid() {
+		writeError(w, http.StatusBadRequest, "state: unknown state "+string(req.State))
+		return
+	}
+	inc, err := s.deps.Store.TransitionIncident(r.Context(), tenant, r.PathValue("id"), req.State, req.Assignee, principal(r).Actor())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "no incident "+r.PathValue("id"))
+	case errors.Is(err, store.ErrConflict):
+		writeError(w, http.StatusConflict, err.Error())
+	case err != nil:
+		s.internalError(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, inc)
+	}
+}
+
+func (s *Server) handleRules(w http.ResponseWriter, r *http.Request) {
+	if _, ok := readScope(w, r); !ok {
+		return
+	}
+	out := []RuleInfo{}
+	for _, rule := range s.deps.Rules() {
+		m := rule.Meta()
+		out = append(out, RuleInfo{ID: m.ID, Version: m.Version, Title: m.Title, Kind: m.Kind, Severity: m.Severity.String(), Techniques: m.Techniques, Path: m.Path})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleDoc(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(s.doc)
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, Health{Status: "ok"})
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	h := Health{Status: "ok", Checks: map[string]string{}}
+	code := http.StatusOK
+	for name, p := range s.deps.Ready {
+		if err := p.Ping(ctx); err != nil {
+			h.Checks[name] = err.Error()
+			h.Status, code = "unavailable", http.StatusServiceUnavailable
+			continue
+		}
+		h.Checks[name] = "ok"
+	}
+	writeJSON(w, code, h)
+}
+
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+}
+
+func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	s.deps.Logger.Error().Err(err).Str("path", r.URL.Path).Msg("request failed")
+	writeError(w, http.StatusInternalServerError, "internal error")
+}
