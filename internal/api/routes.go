@@ -74,6 +74,7 @@ func (s *Server) table() []route {
 				{name: "min_severity", in: "query", typ: "string", desc: "informational, low, medium, high or critical"},
 				{name: "since", in: "query", typ: "string", desc: "RFC 3339 time or a duration back from now"},
 				{name: "limit", in: "query", typ: "integer", desc: "default 100, at most 1000"},
+				{name: "offset", in: "query", typ: "integer", desc: "alerts to skip, for paging"},
 			},
 			responses: ok("alerts", []alert.Alert{}), handler: s.handleAlerts},
 		{method: "GET", path: "/api/v1/incidents", tag: "incidents", summary: "List incidents, most recently updated first",
@@ -155,6 +156,9 @@ func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) {
 		errs = append(errs, err)
 	}
 	if f.Limit, err = queryInt(r, "limit", 100); err != nil {
+		errs = append(errs, err)
+	}
+	if f.Offset, err = queryInt(r, "offset", 0); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {

@@ -32,6 +32,7 @@ type AlertFilter struct {
 	MinSeverity alert.Severity
 	Since       time.Time
 	Limit       int // default 100, at most 1000
+	Offset      int // alerts to skip, for paging
 }
 
 // IncidentFilter selects incidents; zero fields do not filter.

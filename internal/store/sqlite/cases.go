@@ -156,7 +156,7 @@ func (s *Store) Alerts(ctx context.Context, f store.AlertFilter) ([]alert.Alert,
 	if !f.Since.IsZero() {
 		w.add("time >= ?", f.Since.UnixNano())
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT doc FROM alerts`+w.String()+` ORDER BY time DESC, id LIMIT ?`, append(w.args, limit(f.Limit))...)
+	rows, err := s.r.QueryContext(ctx, `SELECT doc FROM alerts`+w.String()+` ORDER BY time DESC, id LIMIT ? OFFSET ?`, append(w.args, limit(f.Limit), max(f.Offset, 0))...)
 	if err != nil {
 		return nil, fmt.Errorf("listing alerts: %w", err)
 	}
