@@ -36,10 +36,32 @@ func AppendJSON(dst []byte, e *Event) []byte {
 		}
 	}
 	for i := range e.Fields {
-		key(e.Fields[i].Name)
-		dst = appendValue(dst, e.Fields[i].Value)
+		f := &e.Fields[i]
+		if shadowed(e, f.Name) {
+			continue
+		}
+		key(f.Name)
+		dst = appendValue(dst, f.Value)
 	}
 	return append(dst, '}')
+}
+
+// shadowed reports whether a field has the name of metadata written for e, so
+// that the encoding never holds a key twice.
+func shadowed(e *Event, name string) bool {
+	switch name {
+	case KeyTime:
+		return !e.Time.IsZero()
+	case KeyDataset:
+		return e.Dataset != ""
+	case KeyID:
+		return e.ID != ""
+	case KeyTenant:
+		return e.Tenant != ""
+	case KeySource:
+		return e.Source != ""
+	}
+	return false
 }
 
 // MarshalJSON implements json.Marshaler with AppendJSON.

@@ -189,3 +189,17 @@ func TestNewIDDeterministic(t *testing.T) {
 		t.Fatalf("id %q not hex", a)
 	}
 }
+
+func TestEncodeNeverDuplicatesMetadataKeys(t *testing.T) {
+	// event.dataset that is not a string stays a field; the Dataset set by
+	// the caller wins in the encoding.
+	var d Decoder
+	ev := Event{Dataset: "app", Time: time.Unix(1, 0)}
+	if err := d.Decode([]byte(`{"event.dataset":5,"@timestamp":"not a time","a":1}`), &ev); err != nil {
+		t.Fatal(err)
+	}
+	out := string(AppendJSON(nil, &ev))
+	if strings.Count(out, `"event.dataset"`) != 1 || strings.Count(out, `"@timestamp"`) != 1 {
+		t.Fatalf("duplicate keys: %s", out)
+	}
+}
