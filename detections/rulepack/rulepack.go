@@ -66,10 +66,11 @@ func (c Config) UseBuiltin() bool { return c.Builtin == nil || *c.Builtin }
 
 // Report says what a Load did.
 type Report struct {
-	Files    int     // rule files read
-	Rules    int     // rules loaded
-	Disabled int     // rules skipped by Config.Disabled
-	Errors   []error // one per file that failed, with its path
+	Files       int     // rule files read
+	Rules       int     // rules loaded
+	Disabled    int     // rules skipped by Config.Disabled
+	Unsupported int     // documents a kind recognized but does not run (errors.ErrUnsupported)
+	Errors      []error // problems, each naming its file
 }
 
 // Err joins the per-file errors, nil when every file loaded.
@@ -97,8 +98,12 @@ func Load(reg *detections.Registry, cfg Config) ([]detections.Rule, Report) {
 			where := pack + "/" + p
 			rep.Files++
 			loaded, err := loadFile(fsys, p, where, kind)
-			if err != nil {
-				rep.Errors = append(rep.Errors, err)
+			for _, e := range split(err) {
+				if errors.Is(e, errors.ErrUnsupported) {
+					rep.Unsupported++
+					continue
+				}
+				rep.Errors = append(rep.Errors, e)
 			}
 			for _, r := range loaded {
 				m := r.Meta()
@@ -152,11 +157,23 @@ func loadFile(fsys fs.FS, p, where string, kind detections.Kind) ([]detections.R
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	rules, err := kind.Load(where, data)
-	if err != nil {
-		return rules, fmt.Errorf("%s: %w", where, err)
+	// Kinds name the path in their errors themselves.
+	return kind.Load(where, data)
+}
+
+// split returns the parts of an errors.Join result (nil for nil).
+func split(err error) []error {
+	if err == nil {
+		return nil
 	}
-	return rules, nil
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, split(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }
 
 func disabled(patterns []string, m detections.Meta, where string) bool {

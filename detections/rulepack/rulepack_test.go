@@ -3,6 +3,7 @@ package rulepack
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +25,10 @@ func fakeRegistry() *detections.Registry {
 		var out []detections.Rule
 		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 			if l == "broken" {
-				return out, errors.New("broken line")
+				return out, errors.New(p + ": broken line")
+			}
+			if l == "correlation" {
+				return out, fmt.Errorf("%s: correlation: %w", p, errors.ErrUnsupported)
 			}
 			f := strings.Fields(l)
 			out = append(out, lineRule{detections.Meta{ID: f[0], Tags: f[1:], Path: p}})
@@ -49,6 +53,7 @@ func TestLoad(t *testing.T) {
 	write("notes.txt", "ignored") // no kind
 	write(".hidden.rule", "r9")   // hidden
 	write("off/d.rule", "r4\nr5") // disabled by path
+	write("corr.rule", "correlation") // recognized, not run
 	no := false
 	rules, rep := Load(fakeRegistry(), Config{Builtin: &no, Dirs: []string{dir, filepath.Join(dir, "missing")},
 		Disabled: []string{"tag:attack.t1110", dir + "/off/*", "r3"}})
@@ -59,7 +64,7 @@ func TestLoad(t *testing.T) {
 	if strings.Join(ids, ",") != "r2" {
 		t.Fatalf("rules = %v", ids)
 	}
-	if rep.Files != 4 || rep.Disabled != 4 || len(rep.Errors) != 2 || !strings.Contains(rep.Err().Error(), "c.rule: broken line") {
+	if rep.Unsupported != 1 || rep.Files != 5 || rep.Disabled != 4 || len(rep.Errors) != 2 || !strings.Contains(rep.Err().Error(), "c.rule: broken line") {
 		t.Fatalf("report = %+v (%v)", rep, rep.Err())
 	}
 }

@@ -1,0 +1,75 @@
+// Package sigma parses, compiles and evaluates Sigma detection rules
+// (specification v2.1) against Mangrove events.
+//
+// Load (and Kind, for the detections registry) turns one YAML file into
+// detections.Rules. Each rule is compiled once: wildcard patterns are
+// lower-cased and classified (exact, prefix, suffix, contains, glob),
+// regular expressions compiled, CIDR networks parsed, windash, base64 and
+// UTF-16 variants expanded, and every Sigma field name resolved to the event
+// field names that may hold it. Evaluating a rule that does not match an
+// event allocates nothing.
+//
+// # Log sources and field names
+//
+// A Pipeline (pipeline.yml, embedded) maps a rule's logsource onto
+// conditions an event must meet — windows/process_creation is Sysmon event
+// 1 or Security event 4688, windows/security is the Security channel, and
+// so on — and each Sigma field name onto candidate event fields, so that one
+// rule matches the evtx-dump (Event.EventData.Image), NXLog (Image,
+// NewProcessName) and Winlogbeat (winlog.event_data.Image) shapes of the same
+// Windows event, and ECS names elsewhere (c-uri is also url.original). A
+// field matches when any of its candidates matches. A rule whose log source
+// the pipeline has no condition for (an unknown category, cloud products,
+// Kernel-File ETW categories) is not held back: it runs on every event, and
+// only its detection decides.
+//
+// # Matching
+//
+//   - A map is the AND of its items; a list of maps is an OR; a list of
+//     values is an OR, or an AND under |all.
+//   - Strings compare case-insensitively unless |cased; * and ? are
+//     wildcards; \*, \? and \\ escape them, and any other backslash is
+//     literal. Letters fold by ASCII when the pattern's letters are ASCII
+//     and by Unicode simple folding otherwise.
+//   - A YAML number matches a numeric event value of the same value, or a
+//     string with the same text ("4688"); a YAML boolean likewise.
+//   - null matches a field that is absent or null under every candidate;
+//     an empty string value matches only an empty string.
+//   - A list-valued event field matches when any element matches; under
+//     |all, each value must be matched by some element.
+//   - Keywords (field-less values) match as contains. They search the
+//     pipeline's keyword fields (message, Message) when the event has one,
+//     and every string value of the event otherwise, which is how Windows
+//     events without a rendered message are searched.
+//
+// Modifiers: contains, startswith, endswith, all, windash, base64,
+// base64offset, utf16le/wide, utf16be, utf16, expand (placeholder values
+// from the pipeline; an undefined placeholder fails the rule), re with i, m
+// and s, cidr, lt, lte, gt, gte, exists, cased, neq (negates the item, so it
+// also holds when the field is absent) and fieldref (optionally with
+// contains, startswith or endswith). Base64 forms compare case-sensitively.
+// windash varies every hyphen, slash and dash of a value, as the
+// specification says (pySigma varies only those that start a word). The time
+// modifiers (minute ... year) are rejected as not supported yet. Regular
+// expressions use Go's RE2 syntax, which covers the Sigma subset; an
+// expression RE2 cannot compile fails the rule.
+//
+// Conditions support and, or, not, parentheses, "1 of", "any of" and "all
+// of" over a pattern or "them", with not binding tighter than and, and and
+// tighter than or. Patterns are anchored at both ends. Sigma v1 aggregations
+// (| count()) and near are rejected.
+//
+// # Documents
+//
+// A file may hold several YAML documents; each detection rule among them
+// becomes a Rule. Correlation rules, filters and v1 rule collections are
+// skipped with an *UnsupportedError (errors.ErrUnsupported) so that a loader
+// can count them. Files over MaxFileBytes or MaxNodes are rejected; every
+// problem of a rule is reported at once with its YAML path and line.
+//
+// Meta: ID is the rule id (or a hash of the path); Version hashes the
+// logsource and detection, so it changes exactly when the logic does;
+// Severity comes from level (medium when missing or unknown); Techniques are
+// the attack.tNNNN[.NNN] tags, upper case. Eval emits one Finding per
+// matching event, grouped by the host name when the event has one.
+package sigma

@@ -1,0 +1,129 @@
+package sigma
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/mangrove-soc/mangrove/collectors/event"
+)
+
+// fuzzEvents are evaluated by every rule the fuzzer manages to compile.
+var fuzzEvents = []string{
+	`{"Event":{"System":{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"ws"},"EventData":{"Image":"C:\\Windows\\System32\\cmd.exe","CommandLine":"cmd /c whoami -all","Data":["a",1,null]}}}`,
+	`{"EventID":4688,"Channel":"Security","Hostname":"h","NewProcessName":"C:\\x.exe","CommandLine":"x /y","Count":5,"Flag":true,"N":null}`,
+	`{"message":"GET /index.php?x=../../etc/passwd","event":{"category":["web"]},"url":{"query":"x=../"},"source":{"ip":"10.1.2.3"}}`,
+	`{}`,
+}
+
+// FuzzLoad feeds arbitrary bytes to Load and evaluates whatever compiles:
+// neither may panic, and every rule must carry an id and a version.
+func FuzzLoad(f *testing.F) {
+	// Seeds: the corpus in testdata/fuzz/FuzzLoad, the invalid rules of
+	// testdata, and a few real SigmaHQ rules when the dataset is present.
+	seeds, _ := filepath.Glob(filepath.Join("testdata", "invalid", "*.yml"))
+	if root := os.Getenv("MANGROVE_DATASETS"); root != "" || dirExists(filepath.Join("..", "..", "..", "shared", "datasets", "sigma")) {
+		if root == "" {
+			root = filepath.Join("..", "..", "..", "shared", "datasets")
+		}
+		for _, rel := range []string{
+			"rules/windows/process_creation/proc_creation_win_whoami_all_execution.yml",
+			"rules/windows/process_creation/proc_creation_win_lolbin_unregmp2.yml",
+			"rules/network/cisco/bgp/cisco_bgp_md5_auth_failed.yml",
+			"rules/windows/process_creation/proc_creation_win_powershell_base64_invoke.yml",
+			"rules/windows/builtin/security/win_security_explicit_credential_local_logon.yml",
+			"rules/network/zeek/zeek_rdp_public_listener.yml",
+			"rules/web/webserver_generic/web_path_traversal_exploitation_attempt.yml",
+		} {
+			seeds = append(seeds, filepath.Join(root, "sigma", rel))
+		}
+	}
+	for _, s := range seeds {
+		if data, err := os.ReadFile(s); err == nil {
+			f.Add(data)
+		}
+	}
+	events := make([]*event.Event, len(fuzzEvents))
+	for i, js := range fuzzEvents {
+		events[i] = jsonEvent(f, js)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rules, err := Load("fuzz.yml", data)
+		for _, r := range rules {
+			m := r.Meta()
+			if m.ID == "" || m.Version == "" || m.Kind != "sigma" {
+				t.Fatalf("rule without identity: %+v", m)
+			}
+			for _, ev := range events {
+				r.(*Rule).Match(ev)
+			}
+		}
+		if err != nil && err.Error() == "" {
+			t.Fatalf("empty error text")
+		}
+	})
+}
+
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+// FuzzParsePipeline checks that no pipeline text makes the parser panic.
+func FuzzParsePipeline(f *testing.F) {
+	f.Add(defaultPipelineYAML)
+	f.Add([]byte("templates: ['{name}']\nfields: {A: ['{B}', c.d]}\nlogsources:\n  - logsource: {product: p}\n    conditions: [{A: 1}, {B|contains: x}]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ParsePipeline(data)
+		if err == nil {
+			p.candidates(LogSource{Product: "p"}, "A")
+			p.condition(LogSource{Product: "p"})
+		}
+	})
+}
+
+// FuzzGlob checks the wildcard matcher against Go's regexp, exact and with
+// case folding.
+func FuzzGlob(f *testing.F) {
+	f.Add("a*b?c", "aXXbYc")
+	f.Add("**", "")
+	f.Add("*a*a*a", "aaaa")
+	f.Add("?é*", "éé")
+	f.Add("*K*", "\u212a") // Kelvin sign folds to k
+	f.Fuzz(func(t *testing.T, pat, text string) {
+		// Event text is valid UTF-8 (the decoder checks it); so are rules.
+		if len(pat) > 64 || len(text) > 256 || !utf8.ValidString(pat) || !utf8.ValidString(text) {
+			return
+		}
+		s := parseString(strings.ReplaceAll(pat, `\`, ""), false)
+		var re strings.Builder
+		re.WriteString(`(?s)^`)
+		var toks []gtok
+		for _, p := range s {
+			switch p.kind {
+			case partStar:
+				re.WriteString(".*")
+				toks = append(toks, gtok{kind: gStar})
+			case partOne:
+				re.WriteString(".")
+				toks = append(toks, gtok{kind: gOne})
+			default:
+				re.WriteString(regexp.QuoteMeta(p.text))
+				toks = append(toks, gtok{kind: gLit, lit: p.text})
+			}
+		}
+		re.WriteString("$")
+		want := regexp.MustCompile(re.String()).MatchString(text)
+		if got := globMatch(text, toks, false); got != want {
+			t.Fatalf("globMatch(%q, %q) = %v, regexp says %v", text, pat, got, want)
+		}
+		// Case folding: Unicode simple folding, as regexp's (?i).
+		want = regexp.MustCompile("(?i)" + re.String()).MatchString(text)
+		if got := globMatch(text, toks, true); got != want {
+			t.Fatalf("globMatch(%q, %q, fold) = %v, regexp (?i) says %v", text, pat, got, want)
+		}
+	})
+}
