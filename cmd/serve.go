@@ -1,0 +1,227 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	mcollectors "github.com/mangrove-soc/mangrove/collectors"
+	"github.com/mangrove-soc/mangrove/collectors/event"
+	"github.com/mangrove-soc/mangrove/detections/engine"
+	"github.com/mangrove-soc/mangrove/detections/rulepack"
+	"github.com/mangrove-soc/mangrove/internal/api"
+	"github.com/mangrove-soc/mangrove/internal/auth"
+	"github.com/mangrove-soc/mangrove/internal/bus"
+	"github.com/mangrove-soc/mangrove/internal/search/local"
+	"github.com/mangrove-soc/mangrove/internal/store/sqlite"
+)
+
+// Consumer names on the bus: every event goes to both.
+const (
+	consumerDetect = "detect"
+	consumerStore  = "store"
+)
+
+func newServeCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run everything in one process: API, bus, detection, incidents, event store",
+		Long: `Run everything in one process on embedded parts: an embedded NATS JetStream bus,
+SQLite for case data and a local event store, all under the data directory.
+With no configuration it listens on 127.0.0.1:8080 and keeps data in ./data.
+MANGROVE_DATA and MANGROVE_HTTP_ADDR override the data directory and address.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(g.configPath, os.Getenv)
+			if err != nil {
+				return exitError{2, err}
+			}
+			log := newLogger(cfg.Log, g.stderr)
+			return serve(c.Context(), cfg, log, nil)
+		},
+	}
+}
+
+// serve runs the process until ctx is done. ready, when not nil, is called
+// with the HTTP address once everything accepts work (tests use it).
+//
+// Start order: stores, bus, engine, consumers, collectors, HTTP. Shutdown runs
+// in the reverse order so that nothing is acknowledged that is not stored: HTTP
+// stops taking events and waits for in-flight requests, collectors stop (each
+// acknowledges its senders only for what the bus stored), then consumers stop (their
+// unacknowledged batches are redelivered at the next start), then the engine,
+// the bus and the stores close.
+func serve(ctx context.Context, cfg Config, log zerolog.Logger, ready func(addr string)) (err error) {
+	started := time.Now()
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("creating data directory: %w", err)
+	}
+	for _, d := range cfg.Detections.Rules.Dirs {
+		if filepath.Dir(d) == filepath.Clean(cfg.DataDir) {
+			os.MkdirAll(d, 0o750) // the default rules dir, so users find where to put rules
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	cases, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "mangrove.db"))
+	if err != nil {
+		return fmt.Errorf("opening case store: %w", err)
+	}
+	defer func() { err = errors.Join(err, cases.Close()) }()
+
+	events, err := local.Open(local.Config{Dir: filepath.Join(cfg.DataDir, "events"), Retention: cfg.Events.Retention})
+	if err != nil {
+		return fmt.Errorf("opening event store: %w", err)
+	}
+	defer func() { err = errors.Join(err, events.Close()) }()
+
+	b, err := openBus(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, b.Close()) }()
+
+	rules, rep := rulepack.Load(ruleRegistry(), cfg.Detections.Rules)
+	for _, e := range rep.Errors {
+		log.Warn().Err(e).Msg("rule not loaded")
+	}
+	eng := engine.New(cfg.Detections.Engine, rules)
+	p := newPipeline(eng, cases, events, log)
+	if err := p.register(reg, b); err != nil {
+		return err
+	}
+
+	authn, err := auth.New(cfg.Auth)
+	if err != nil {
+		return fmt.Errorf("loading API tokens: %w", err)
+	}
+	srv, err := api.New(cfg.HTTP, api.Deps{
+		Publisher: b, Store: cases, Search: events, Auth: authn, DefaultTenant: cfg.Auth.DefaultTenant,
+		Rules: eng.Rules, Ready: map[string]api.Pinger{"bus": busPinger{b}, "cases": cases}, Registry: reg,
+		Logger: log.With().Str("component", "api").Logger(), Version: version(),
+	})
+	if err != nil {
+		return err
+	}
+
+	engCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	consCtx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
+	var engWG, consWG sync.WaitGroup
+	errc := make(chan error, 8+len(cfg.collectors))
+	engWG.Go(func() { errc <- wrap("engine", eng.Run(engCtx, time.Second, p.tickAlerts)) })
+	engWG.Go(func() { errc <- wrap("event retention", events.Run(engCtx)) })
+	consWG.Go(func() { errc <- wrap("detect consumer", b.Consume(consCtx, consumerDetect, cfg.Bus.Workers, p.detect)) })
+	consWG.Go(func() { errc <- wrap("store consumer", b.Consume(consCtx, consumerStore, 1, p.store)) })
+
+	// Collectors publish to the bus; they stop first at shutdown.
+	colCtx, stopCollectors := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCollectors()
+	var colWG sync.WaitGroup
+	env := mcollectors.Env{DataDir: cfg.DataDir, Logger: log, Registerer: reg}
+	for _, e := range cfg.collectors {
+		c, err := e.Spec.Build(e.Name, env)
+		if err != nil {
+			stopCollectors()
+			colWG.Wait()
+			stopConsumers()
+			stopEngine()
+			consWG.Wait()
+			engWG.Wait()
+			return fmt.Errorf("collector %s: %w", e.Name, err)
+		}
+		colWG.Go(func() { errc <- wrap("collector "+e.Name, c.Run(colCtx, b)) })
+	}
+
+	httpCtx, stopHTTP := context.WithCancel(ctx)
+	defer stopHTTP()
+	var httpErr error
+	httpDone := make(chan struct{})
+	go func() {
+		defer close(httpDone)
+		httpErr = srv.Serve(httpCtx, func(addr string) {
+			log.Info().Str("addr", addr).Str("data_dir", cfg.DataDir).Str("bus", cfg.Bus.Type).Int("collectors", len(cfg.collectors)).
+				Int("rules", rep.Rules).Int("rule_errors", len(rep.Errors)).Str("version", version()).
+				Dur("startup", time.Since(started)).Msg("mangrove is serving")
+			if ready != nil {
+				ready(addr)
+			}
+		})
+	}()
+
+	// Wait for a stop signal or a component failing.
+	var cause error
+	select {
+	case <-ctx.Done():
+	case <-httpDone:
+		cause = wrap("http", httpErr)
+	case cause = <-errc:
+	}
+	log.Info().Msg("shutting down")
+	stopHTTP()
+	<-httpDone
+	stopCollectors()
+	colWG.Wait()
+	stopConsumers()
+	consWG.Wait()
+	stopEngine()
+	engWG.Wait()
+	close(errc)
+	for e := range errc {
+		if e != nil && !errors.Is(e, context.Canceled) {
+			cause = errors.Join(cause, e)
+		}
+	}
+	if cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	log.Info().Msg("stopped")
+	return nil
+}
+
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// openBus opens the configured bus.
+func openBus(ctx context.Context, cfg Config, log zerolog.Logger) (bus.Bus, error) {
+	switch cfg.Bus.Type {
+	case "memory":
+		log.Warn().Msg("memory bus: events are not durable and are lost on restart")
+		return bus.NewMemory(bus.MemoryConfig{Consumers: consumers})
+	default:
+		js, err := bus.OpenJetStream(ctx, cfg.Bus.JetStream, log)
+		if err != nil {
+			return nil, fmt.Errorf("opening bus: %w", err)
+		}
+		return js, nil
+	}
+}
+
+// consumers are the bus's durable consumers: every event goes to each.
+var consumers = []string{consumerDetect, consumerStore}
+
+// busPinger checks the bus for /readyz by asking for the detect consumer's lag.
+type busPinger struct{ b bus.Bus }
+
+func (p busPinger) Ping(ctx context.Context) error {
+	_, err := p.b.Pending(ctx, consumerDetect)
+	return err
+}
+
+// eventIndexer is what the store consumer writes to.
+type eventIndexer interface {
+	Index(ctx context.Context, events []event.Event) error
+}

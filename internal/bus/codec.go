@@ -1,0 +1,138 @@
+package bus
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/mangrove-soc/mangrove/collectors/event"
+)
+
+// A bus message's payload is the events of (part of) one batch, each encoded
+// with event.AppendJSON and separated by '\n' (no trailing newline).
+// AppendJSON escapes control characters inside strings, so a line is exactly
+// one event. The consumer reads it back with a trusted event.Decoder.
+
+// chunk is one encoded bus message.
+type chunk struct {
+	data   []byte
+	id     string // Nats-Msg-Id
+	events int
+}
+
+// encodeBatch splits events into chunks whose payloads are at most maxPayload
+// bytes, keeping the events' order. It fails with ErrEventTooLarge when one
+// event alone does not fit. getBuf, when not nil, supplies empty buffers to
+// encode into (a pool's); the returned chunks own them.
+func encodeBatch(events []event.Event, maxPayload int, getBuf func() []byte) ([]chunk, error) {
+	var out []chunk
+	newBuf := func(remaining int) []byte {
+		if getBuf != nil {
+			return getBuf()
+		}
+		// ~400 bytes per event is typical; cap the guess at one message.
+		return make([]byte, 0, min(maxPayload, 400*remaining+1024))
+	}
+	buf := newBuf(len(events))
+	first := 0
+	for i := range events {
+		start := len(buf)
+		if start > 0 {
+			buf = append(buf, '\n')
+		}
+		buf = event.AppendJSON(buf, &events[i])
+		if len(buf) <= maxPayload {
+			continue
+		}
+		line := buf[start:]
+		if start > 0 {
+			line = line[1:]
+			out = append(out, newChunk(events[first:i], buf[:start]))
+		}
+		if len(line) > maxPayload {
+			return nil, fmt.Errorf("%w: event %d (id %q) encodes to %d bytes, limit %d",
+				ErrEventTooLarge, i, events[i].ID, len(line), maxPayload)
+		}
+		next := newBuf(len(events) - i)
+		buf = append(next, line...)
+		first = i
+	}
+	if first < len(events) {
+		out = append(out, newChunk(events[first:], buf))
+	}
+	return out, nil
+}
+
+func newChunk(events []event.Event, data []byte) chunk {
+	return chunk{data: data, id: msgID(events, data), events: len(events)}
+}
+
+// msgID identifies a message for the stream's duplicate window: a hash of its
+// events' IDs (the same events re-published give the same ID), or of its
+// payload when an event has no ID.
+func msgID(events []event.Event, data []byte) string {
+	h := sha256.New()
+	for i := range events {
+		if events[i].ID == "" {
+			h.Reset()
+			io.WriteString(h, "payload\x00")
+			h.Write(data)
+			break
+		}
+		io.WriteString(h, events[i].ID)
+		h.Write([]byte{'\n'})
+	}
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+}
+
+// decoder decodes message payloads. It is not safe for concurrent use.
+type decoder struct {
+	fast fastDecoder
+	slow event.Decoder
+}
+
+// newDecoder returns the decoder for the payloads of messages of at most
+// maxMsgBytes: trusted (the bus wrote the metadata) and with limits no
+// smaller than what a message can hold, so that every event the publisher
+// accepted decodes.
+func newDecoder(maxMsgBytes int) *decoder {
+	return &decoder{slow: event.Decoder{
+		Trusted: true,
+		Limits:  event.Limits{MaxBytes: maxMsgBytes, MaxDepth: 64, MaxFields: maxMsgBytes},
+	}}
+}
+
+// decodeMessage decodes the events of one message payload. Lines that do not
+// decode are skipped and counted in bad; a message without any decodable
+// event is poison. The events' strings share one copy of data.
+func (d *decoder) decodeMessage(data []byte) (events []event.Event, bad int) {
+	if len(data) == 0 {
+		return nil, 0
+	}
+	s := string(data)
+	n := strings.Count(s, "\n") + 1
+	events = make([]event.Event, 0, n)
+	d.fast.reset(n, len(data))
+	for start := 0; start <= len(s); {
+		end := strings.IndexByte(s[start:], '\n')
+		if end < 0 {
+			end = len(s)
+		} else {
+			end += start
+		}
+		events = append(events, event.Event{})
+		ev := &events[len(events)-1]
+		if !d.fast.decode(s[start:end], ev) {
+			*ev = event.Event{}
+			if err := d.slow.Decode(data[start:end], ev); err != nil {
+				events = events[:len(events)-1]
+				bad++
+			}
+		}
+		start = end + 1
+	}
+	return events, bad
+}

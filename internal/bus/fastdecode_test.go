@@ -1,0 +1,130 @@
+package bus
+
+import (
+	"bytes"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/mangrove-soc/mangrove/collectors/event"
+)
+
+// TestFastDecoderAcceptsCanonical checks that the fast path takes what
+// event.AppendJSON writes (but \u escapes) and agrees with event.Decoder.
+func TestFastDecoderAcceptsCanonical(t *testing.T) {
+	evs := makeEvents(1, 20)
+	odd := event.Event{ID: "x", Tenant: "t"}
+	odd.Set("", event.StringValue("empty name"))
+	odd.Set("path", event.StringValue(`C:\Windows\System32 "quoted" line1`+"\n\tline2 é 😀"))
+	odd.Set("tags", event.Value{Kind: event.List, List: []event.Value{
+		event.StringValue("a"), event.NumberValue(-1.5e3), event.BoolValue(false), {},
+	}})
+	odd.Set("empty", event.Value{Kind: event.List})
+	odd.Set("big", event.Value{Kind: event.Number, Str: "1e999"})
+	evs = append(evs, odd, event.Event{})
+	for i := range evs {
+		line := string(event.AppendJSON(nil, &evs[i]))
+		var fd fastDecoder
+		fd.reset(1, len(line))
+		var got event.Event
+		if !fd.decode(line, &got) {
+			t.Errorf("fast path declined canonical line %s", line)
+			continue
+		}
+		checkSameAsDecoder(t, line, &got)
+	}
+}
+
+func TestFastDecoderDeclines(t *testing.T) {
+	for _, line := range []string{
+		``, `{`, `{}x`, ` {}`, `{"a":1 }`, `{"b":1,"a":2}`, `{"a":1,"a":2}`,
+		`{"a":{"b":1}}`, `{"a":[[1]]}`, `{"a":[{"b":1}]}`, `{"a":"\u00e9"}`, `{"a\"b":1}`,
+		`{"a":1,"mangrove.id":"x"}`, `{"mangrove.id":"x","@timestamp":"2026-01-01T00:00:00Z"}`,
+		`{"@timestamp":1700000000000}`, `{"@timestamp":"2026-01-01 00:00:00"}`, `{"mangrove.id":1}`,
+		`{"a":01}`, `{"a":tru}`, `{"a":"x` + "\x01" + `"}`, "{\"a\":\"\xff\"}", `{"a":-}`, `{"a":1.}`,
+	} {
+		var fd fastDecoder
+		fd.reset(1, len(line))
+		var ev event.Event
+		if fd.decode(line, &ev) {
+			t.Errorf("fast path accepted %q", line)
+		}
+		if len(fd.slab) != 0 {
+			t.Errorf("%q: declined line left %d fields in the slab", line, len(fd.slab))
+		}
+	}
+}
+
+// FuzzFastDecoder checks that whatever the fast path accepts, event.Decoder
+// decodes to the same Event.
+func FuzzFastDecoder(f *testing.F) {
+	for _, ev := range makeEvents(1, 3) {
+		f.Add(string(event.AppendJSON(nil, &ev)))
+	}
+	for _, s := range []string{
+		`{}`, `{"a":[]}`, `{"a":[1,"x",true,null]}`, `{"":"",".":"."}`, `{"a":"\\\"\/\b\f\n\r\t"}`,
+		`{"@timestamp":"2026-11-25T10:00:00.5+07:00","event.dataset":"d","z":-0.0e-1}`,
+		`{"mangrove.tenant":"t","mangrove.source":"s","a":1e999}`, `{"event.dataset":1}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		if strings.Contains(line, "\n") {
+			return
+		}
+		var fd fastDecoder
+		fd.reset(1, len(line))
+		var got event.Event
+		if fd.decode(line, &got) {
+			checkSameAsDecoder(t, line, &got)
+		}
+	})
+}
+
+func checkSameAsDecoder(t *testing.T, line string, got *event.Event) {
+	t.Helper()
+	d := newDecoder(1 << 20).slow
+	var want event.Event
+	if err := d.Decode([]byte(line), &want); err != nil {
+		t.Fatalf("fast path accepted %q, event.Decoder: %v", line, err)
+	}
+	if !reflect.DeepEqual(*got, want) {
+		t.Fatalf("%q:\nfast    %+v\nDecoder %+v", line, *got, want)
+	}
+}
+
+func BenchmarkDecodeMessage(b *testing.B) {
+	chunks, err := encodeBatch(benchEvents(0), 1<<20, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := chunks[0].data
+	b.Run("bus", func(b *testing.B) {
+		d := newDecoder(1 << 20)
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if evs, bad := d.decodeMessage(data); bad != 0 || len(evs) != benchBatchSize {
+				b.Fatal(len(evs), bad)
+			}
+		}
+	})
+	b.Run("event.Decoder", func(b *testing.B) {
+		d := newDecoder(1 << 20).slow
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			evs := make([]event.Event, benchBatchSize)
+			rest := data
+			for i := range evs {
+				line := rest
+				if j := bytes.IndexByte(rest, '\n'); j >= 0 {
+					line, rest = rest[:j], rest[j+1:]
+				}
+				if err := d.Decode(line, &evs[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+}
