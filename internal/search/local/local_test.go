@@ -183,7 +183,7 @@ func TestPrune(t *testing.T) {
 	st := open(t, Config{Retention: 24 * time.Hour})
 	defer st.Close()
 	st.now = func() time.Time { return time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC) } // written long ago
-	evs := searchtest.Corpus(600) // 2026-11-22 .. 2026-11-25
+	evs := searchtest.Corpus(600)                                                     // 2026-11-22 .. 2026-11-25
 	searchtest.Index(t, st, evs, 1000)
 	tests := []struct {
 		now     time.Time
