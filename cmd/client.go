@@ -302,8 +302,14 @@ func newEventsCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("reading answer: %w", err)
 			}
 			if !count {
+				var line bytes.Buffer
 				for _, e := range res.Events {
-					fmt.Fprintf(g.stdout, "%s\n", e)
+					line.Reset()
+					if err := json.Compact(&line, e); err != nil {
+						return fmt.Errorf("reading answer: %w", err)
+					}
+					line.WriteByte('\n')
+					g.stdout.Write(line.Bytes())
 				}
 			}
 			fmt.Fprintf(g.stderr, "%d events match; %d shown\n", res.Total, min(len(res.Events), res.Total))

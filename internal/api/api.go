@@ -163,7 +163,6 @@ func (s *Server) Serve(ctx context.Context, ready func(addr string)) error {
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          nil,
 	}
 	ln, err := listen(ctx, s.cfg.Addr)
 	if err != nil {
