@@ -48,11 +48,11 @@ func TestLoad(t *testing.T) {
 		}
 	}
 	write("a.rule", "r1 attack.t1110\nr2")
-	write("sub/b.rule", "r3\nr2") // r2 duplicate
-	write("sub/c.rule", "broken") // load error
-	write("notes.txt", "ignored") // no kind
-	write(".hidden.rule", "r9")   // hidden
-	write("off/d.rule", "r4\nr5") // disabled by path
+	write("sub/b.rule", "r3\nr2")     // r2 duplicate
+	write("sub/c.rule", "broken")     // load error
+	write("notes.txt", "ignored")     // no kind
+	write(".hidden.rule", "r9")       // hidden
+	write("off/d.rule", "r4\nr5")     // disabled by path
 	write("corr.rule", "correlation") // recognized, not run
 	no := false
 	rules, rep := Load(fakeRegistry(), Config{Builtin: &no, Dirs: []string{dir, filepath.Join(dir, "missing")},
