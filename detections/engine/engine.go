@@ -16,6 +16,7 @@ import (
 	"github.com/mangrove-soc/mangrove/collectors/event"
 	"github.com/mangrove-soc/mangrove/detections"
 	"github.com/mangrove-soc/mangrove/detections/alert"
+	"github.com/mangrove-soc/mangrove/detections/exception"
 )
 
 // Config sizes the engine. Zero fields take defaults.
@@ -71,6 +72,7 @@ type Stats struct {
 	Events     uint64 // events evaluated
 	Alerts     uint64 // alerts produced (before deduplication by the store)
 	RuleErrors uint64 // Eval calls that returned an error
+	Suppressed uint64 // findings dropped by an active exception
 }
 
 // Engine evaluates rules. Create it with New, start Run, then call Process.
@@ -80,7 +82,9 @@ type Engine struct {
 	work  chan job
 	now   func() time.Time
 
-	events, alerts, ruleErrors atomic.Uint64
+	events, alerts, ruleErrors, suppressed atomic.Uint64
+
+	exceptions atomic.Pointer[exception.Set]
 }
 
 type job struct {
@@ -111,7 +115,38 @@ func (e *Engine) Rules() []detections.Rule { return *e.rules.Load() }
 
 // Stats returns the counters.
 func (e *Engine) Stats() Stats {
-	return Stats{Events: e.events.Load(), Alerts: e.alerts.Load(), RuleErrors: e.ruleErrors.Load()}
+	return Stats{Events: e.events.Load(), Alerts: e.alerts.Load(), RuleErrors: e.ruleErrors.Load(), Suppressed: e.suppressed.Load()}
+}
+
+// SetExceptions replaces the rule exceptions; nil removes them all. A finding
+// is dropped when an active exception of its rule matches every one of its
+// events. Safe to call at any time.
+func (e *Engine) SetExceptions(s *exception.Set) { e.exceptions.Store(s) }
+
+// emitter returns the emit function for one rule: it drops suppressed
+// findings and appends the others as alerts to *out.
+func (e *Engine) emitter(m *detections.Meta, out *[]alert.Alert) func(detections.Finding) {
+	return func(f detections.Finding) {
+		if e.suppress(m.ID, f) {
+			e.suppressed.Add(1)
+			return
+		}
+		*out = append(*out, e.toAlert(m, f))
+	}
+}
+
+func (e *Engine) suppress(ruleID string, f detections.Finding) bool {
+	set := e.exceptions.Load()
+	if set == nil || len(f.Events) == 0 {
+		return false
+	}
+	now := e.now()
+	for _, ev := range f.Events {
+		if _, ok := set.Suppress(ruleID, ev, now); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // Run runs the workers until ctx is done. Tickers among the rules are ticked
@@ -150,7 +185,7 @@ func (e *Engine) Run(ctx context.Context, tick time.Duration, onTick func(contex
 			for _, r := range e.Rules() {
 				if tk, ok := r.(detections.Ticker); ok {
 					meta := r.Meta()
-					if err := tk.Tick(ctx, now, func(f detections.Finding) { out = append(out, e.toAlert(&meta, f)) }); err != nil {
+					if err := tk.Tick(ctx, now, e.emitter(&meta, &out)); err != nil {
 						e.ruleErrors.Add(1)
 					}
 				}
@@ -202,13 +237,15 @@ func (e *Engine) Process(ctx context.Context, events []event.Event) ([]alert.Ale
 
 func (e *Engine) eval(ctx context.Context, rules []detections.Rule, events []event.Event, out []alert.Alert) []alert.Alert {
 	metas := make([]detections.Meta, len(rules))
+	emits := make([]func(detections.Finding), len(rules))
 	for i, r := range rules {
 		metas[i] = r.Meta()
+		emits[i] = e.emitter(&metas[i], &out)
 	}
 	for i := range events {
 		ev := &events[i]
 		for ri, r := range rules {
-			if err := r.Eval(ctx, ev, func(f detections.Finding) { out = append(out, e.toAlert(&metas[ri], f)) }); err != nil {
+			if err := r.Eval(ctx, ev, emits[ri]); err != nil {
 				e.ruleErrors.Add(1)
 			}
 		}

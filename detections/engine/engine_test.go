@@ -10,6 +10,7 @@ import (
 	"github.com/mangrove-soc/mangrove/collectors/event"
 	"github.com/mangrove-soc/mangrove/detections"
 	"github.com/mangrove-soc/mangrove/detections/alert"
+	"github.com/mangrove-soc/mangrove/detections/exception"
 )
 
 // containsRule matches events whose message contains a word.
@@ -117,4 +118,21 @@ func BenchmarkProcess(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*len(evs))/b.Elapsed().Seconds(), "events/s")
+}
+
+func TestExceptionsSuppress(t *testing.T) {
+	e := New(Config{Workers: 1}, []detections.Rule{containsRule{id: "r1", word: "Failed"}})
+	start(t, e)
+	e.SetExceptions(exception.NewSet([]exception.Exception{{ID: "x", RuleID: "r1",
+		Match: map[string][]string{"host.name": {"h1"}}, Expires: time.Now().Add(time.Hour)}}))
+	if got, _ := e.Process(t.Context(), events(100)); len(got) != 0 {
+		t.Fatalf("alerts despite the exception: %d", len(got))
+	}
+	if st := e.Stats(); st.Suppressed != 10 {
+		t.Fatalf("suppressed = %d", st.Suppressed)
+	}
+	e.SetExceptions(nil)
+	if got, _ := e.Process(t.Context(), events(100)); len(got) != 10 {
+		t.Fatalf("alerts after removing the exception: %d", len(got))
+	}
 }

@@ -80,6 +80,11 @@ type Deps struct {
 	DefaultTenant string
 	// Rules returns the loaded rules.
 	Rules func() []detections.Rule
+	// ReloadRules reloads the rule packs without dropping events.
+	ReloadRules func(ctx context.Context) (ReloadResult, error)
+	// ExceptionsChanged is called after an exception was created or revoked,
+	// so that detection applies it.
+	ExceptionsChanged func(ctx context.Context) error
 	// Ready lists the checks of /readyz by name.
 	Ready    map[string]Pinger
 	Registry *prometheus.Registry

@@ -60,11 +60,12 @@ func (f *fakeSearch) Search(ctx context.Context, q search.Query) (search.Result,
 }
 
 type env struct {
-	srv    *Server
-	bus    *fakeBus
-	search *fakeSearch
-	store  *sqlite.Store
-	reg    *prometheus.Registry
+	changed int
+	srv     *Server
+	bus     *fakeBus
+	search  *fakeSearch
+	store   *sqlite.Store
+	reg     *prometheus.Registry
 }
 
 func tokenSum(s string) string {
@@ -86,7 +87,9 @@ func newEnv(t *testing.T, cfg Config, tokens []auth.TokenConfig) *env {
 	e := &env{bus: &fakeBus{}, search: &fakeSearch{}, store: st, reg: prometheus.NewRegistry()}
 	e.srv, err = New(cfg, Deps{Publisher: e.bus, Store: st, Search: e.search, Auth: authn, DefaultTenant: "center",
 		Rules: func() []detections.Rule { return nil }, Ready: map[string]Pinger{"cases": st}, Registry: e.reg,
-		Logger: zerolog.Nop(), Version: "test"})
+		ReloadRules:       func(context.Context) (ReloadResult, error) { return ReloadResult{Rules: 7, Files: 7}, nil },
+		ExceptionsChanged: func(context.Context) error { e.changed++; return nil },
+		Logger:            zerolog.Nop(), Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +323,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			documented[strings.ToUpper(m)+" "+p] = true
 			path := strings.ReplaceAll(p, "{id}", "INC-none")
 			resp, body := e.do(t, strings.ToUpper(m), path, "", strings.NewReader(`{"state":"closed"}`))
-			if resp.StatusCode == http.StatusMethodNotAllowed || (resp.StatusCode == http.StatusNotFound && !strings.Contains(string(body), "no incident")) {
+			if resp.StatusCode == http.StatusMethodNotAllowed || strings.Contains(string(body), "404 page not found") {
 				t.Errorf("documented %s %s is not served: %d %s", m, p, resp.StatusCode, body)
 			}
 		}
@@ -346,5 +349,46 @@ func TestHealthAndMetrics(t *testing.T) {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+func TestExceptionsAPI(t *testing.T) {
+	toks := []auth.TokenConfig{
+		{Name: "officer-a", Tenant: "so-a", Role: auth.RoleAgency, TokenSHA256: tokenSum("token-for-agency-a")},
+		{Name: "officer-b", Tenant: "so-b", Role: auth.RoleAgency, TokenSHA256: tokenSum("token-for-agency-b")},
+		{Name: "soc", Role: auth.RoleAnalyst, TokenSHA256: tokenSum("token-for-the-center")},
+	}
+	e := newEnv(t, Config{}, toks)
+	body := `{"rule_id":"r1","match":{"host.name":["ws-1"]},"owner":"lan","reason":"vulnerability scanner","ttl":"24h"}`
+	resp, raw := e.do(t, "POST", "/api/v1/exceptions", "token-for-agency-a", strings.NewReader(body))
+	if resp.StatusCode != http.StatusCreated || e.changed != 1 {
+		t.Fatalf("create: %d %s", resp.StatusCode, raw)
+	}
+	var created struct {
+		ID     string `json:"id"`
+		Tenant string `json:"tenant"`
+	}
+	json.Unmarshal(raw, &created)
+	if created.Tenant != "so-a" {
+		t.Fatalf("exception tenant %q, want the caller's", created.Tenant)
+	}
+	if resp, raw := e.do(t, "POST", "/api/v1/exceptions", "token-for-agency-a", strings.NewReader(`{"rule_id":"r1","match":{},"ttl":"24h"}`)); resp.StatusCode != 400 ||
+		!strings.Contains(string(raw), "owner: required") || !strings.Contains(string(raw), "reason: required") {
+		t.Fatalf("invalid: %d %s", resp.StatusCode, raw)
+	}
+	if _, raw := e.do(t, "GET", "/api/v1/exceptions", "token-for-agency-b", nil); strings.Contains(string(raw), created.ID) {
+		t.Fatalf("agency b sees agency a's exception: %s", raw)
+	}
+	if resp, _ := e.do(t, "DELETE", "/api/v1/exceptions/"+created.ID, "token-for-agency-b", nil); resp.StatusCode != 404 {
+		t.Fatalf("agency b revokes a's exception: %d", resp.StatusCode)
+	}
+	if resp, _ := e.do(t, "DELETE", "/api/v1/exceptions/"+created.ID, "token-for-agency-a", nil); resp.StatusCode != 200 || e.changed != 2 {
+		t.Fatalf("revoke: %d", resp.StatusCode)
+	}
+	if resp, _ := e.do(t, "POST", "/api/v1/rules/reload", "token-for-agency-a", nil); resp.StatusCode != 403 {
+		t.Fatalf("agency reloads rules: %d", resp.StatusCode)
+	}
+	if resp, raw := e.do(t, "POST", "/api/v1/rules/reload", "token-for-the-center", nil); resp.StatusCode != 200 || !strings.Contains(string(raw), `"rules": 7`) {
+		t.Fatalf("reload: %d %s", resp.StatusCode, raw)
 	}
 }

@@ -49,7 +49,7 @@ func (s *Server) table() []route {
 	ok := func(desc string, schema any) map[int]respSpec {
 		return map[int]respSpec{200: {desc: desc, schema: schema}, 400: {desc: "bad request", schema: errorBody{}}}
 	}
-	return []route{
+	return append([]route{
 		{method: "POST", path: "/api/v1/events", tag: "events", summary: "Send events as NDJSON (one JSON object per line; gzip accepted with Content-Encoding: gzip). Answers after the events are durably on the bus.",
 			params: []param{{name: "dataset", in: "query", typ: "string", desc: "event.dataset of events that carry none (default generic)"}},
 			body:   &bodySpec{contentType: "application/x-ndjson", desc: "one event per line"},
@@ -103,7 +103,7 @@ func (s *Server) table() []route {
 			responses: map[int]respSpec{200: {desc: "ready", schema: Health{}}, 503: {desc: "a dependency is down", schema: Health{}}}, handler: s.handleReady},
 		{method: "GET", path: "/metrics", tag: "meta", summary: "Prometheus metrics", public: true,
 			responses: map[int]respSpec{200: {desc: "metrics in the Prometheus text format", contentType: "text/plain"}}, handler: s.handleMetrics},
-	}
+	}, s.exceptionRoutes()...)
 }
 
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {

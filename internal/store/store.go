@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mangrove-soc/mangrove/detections/alert"
+	"github.com/mangrove-soc/mangrove/detections/exception"
 	"github.com/mangrove-soc/mangrove/incidents/incident"
 	"github.com/mangrove-soc/mangrove/internal/audit"
 )
@@ -58,6 +59,15 @@ type Store interface {
 	// decides, ErrConflict wraps its refusal), optionally setting the
 	// assignee, and audits the change with actor.
 	TransitionIncident(ctx context.Context, tenant, id string, to incident.State, assignee, actor string) (incident.Incident, error)
+	// CreateException stores a rule exception (validated by the caller) and
+	// audits it as "exception.create" by actor.
+	CreateException(ctx context.Context, e exception.Exception, actor string) error
+	// RevokeException ends an exception of the tenant ("" = any) now, audited
+	// as "exception.revoke"; ErrNotFound when there is no such active one.
+	RevokeException(ctx context.Context, tenant, id, actor string) (exception.Exception, error)
+	// Exceptions lists the tenant's exceptions ("" = all) and those of all
+	// tenants, active first; inactive ones only when all is set.
+	Exceptions(ctx context.Context, tenant string, all bool) ([]exception.Exception, error)
 	// AuditLog calls fn for every audit entry in sequence order until fn
 	// returns an error.
 	AuditLog(ctx context.Context, fn func(*audit.Entry) error) error

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mangrove-soc/mangrove/detections/alert"
+	"github.com/mangrove-soc/mangrove/detections/exception"
 	"github.com/mangrove-soc/mangrove/incidents/incident"
 	"github.com/mangrove-soc/mangrove/internal/audit"
 	"github.com/mangrove-soc/mangrove/internal/store"
@@ -150,4 +151,43 @@ func BenchmarkIngestAlerts(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "alerts/s")
+}
+
+func TestExceptions(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now().UTC()
+	mk := func(id, tenant string, expires time.Time) exception.Exception {
+		return exception.Exception{ID: id, Tenant: tenant, RuleID: "r1", Match: map[string][]string{"host.name": {"ws-1"}},
+			Owner: "lan", Reason: "scanner", Expires: expires, Created: now, CreatedBy: "user:lan"}
+	}
+	for _, e := range []exception.Exception{mk("a", "so-a", now.Add(time.Hour)), mk("b", "so-b", now.Add(time.Hour)),
+		mk("all", "", now.Add(time.Hour)), mk("old", "so-a", now.Add(-time.Hour))} {
+		if err := s.CreateException(t.Context(), e, "user:lan"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := s.Exceptions(t.Context(), "so-a", false)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("so-a active exceptions = %+v, %v", list, err)
+	}
+	if all, _ := s.Exceptions(t.Context(), "", true); len(all) != 4 {
+		t.Fatalf("all = %d", len(all))
+	}
+	if _, err := s.RevokeException(t.Context(), "so-a", "b", "user:x"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("cross-tenant revoke: %v", err)
+	}
+	e, err := s.RevokeException(t.Context(), "so-a", "a", "user:lan")
+	if err != nil || e.Revoked.IsZero() {
+		t.Fatalf("revoke: %+v %v", e, err)
+	}
+	if list, _ := s.Exceptions(t.Context(), "so-a", false); len(list) != 1 || list[0].ID != "all" {
+		t.Fatalf("after revoke: %+v", list)
+	}
+	if got := verify(t, s); got != 5 {
+		t.Fatalf("audit entries = %d, want 5", got)
+	}
 }
