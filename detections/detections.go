@@ -7,6 +7,7 @@ package detections
 import (
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -56,6 +57,31 @@ type Ticker interface {
 	Tick(ctx context.Context, now time.Time, emit func(Finding)) error
 }
 
+// MultiRule evaluates many rules at once, faster than one by one (sigma.Set
+// routes by log source and skips rules whose literals are absent). The engine
+// treats each entry of Metas as a rule: EvalAll calls emit with the index of
+// the matching rule in Metas. EvalAll is called concurrently, like Eval.
+type MultiRule interface {
+	Metas() []Meta
+	EvalAll(ctx context.Context, ev *event.Event, emit func(rule int, f Finding)) error
+}
+
+// Stateful is implemented by rules that keep state between events
+// (correlation). Snapshot writes the state; Restore replaces it with one
+// written by Snapshot of a rule with the same ID and Version, and fails
+// (leaving the state empty) otherwise. Whoever swaps or stops the rules
+// calls them (see sigma.SaveState).
+type Stateful interface {
+	Snapshot(w io.Writer) error
+	Restore(r io.Reader) error
+}
+
+// File is one rule file handed to Kind.LoadAll.
+type File struct {
+	Path string // as the kind should name it in errors and Meta.Path
+	Data []byte
+}
+
 // Kind loads rules of one kind from files.
 type Kind struct {
 	Name string
@@ -63,6 +89,11 @@ type Kind struct {
 	Exts []string
 	// Load compiles one file. It returns every problem at once.
 	Load func(path string, data []byte) ([]Rule, error)
+	// LoadAll, when set, is used instead of Load to compile every file of
+	// the kind at once, for rules that refer to rules of other files. It
+	// returns the rules that compiled and every problem at once, each
+	// naming its file.
+	LoadAll func(files []File) ([]Rule, error)
 }
 
 // Registry holds the rule kinds. The zero value is empty and ready.

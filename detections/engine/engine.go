@@ -31,6 +31,11 @@ type Config struct {
 	// MaxAlertEventBytes caps the copy of the matching event kept in an
 	// alert; a larger event is referenced by ID only. Default 64 KiB.
 	MaxAlertEventBytes int `yaml:"max_alert_event_bytes"`
+	// Group, when set, is called on every rule set (New, SetRules) to
+	// combine rules into MultiRules that evaluate faster together; the
+	// rules it returns in rest run one by one. An error leaves every rule
+	// running one by one.
+	Group func([]detections.Rule) (rest []detections.Rule, multi []detections.MultiRule, err error) `yaml:"-"`
 }
 
 // Validate reports every problem at once.
@@ -73,23 +78,34 @@ type Stats struct {
 	Alerts     uint64 // alerts produced (before deduplication by the store)
 	RuleErrors uint64 // Eval calls that returned an error
 	Suppressed uint64 // findings dropped by an active exception
+	// GroupErrors counts rule sets that Config.Group failed to combine
+	// (they then ran one by one).
+	GroupErrors uint64
 }
 
 // Engine evaluates rules. Create it with New, start Run, then call Process.
 type Engine struct {
 	cfg   Config
-	rules atomic.Pointer[[]detections.Rule]
+	rules atomic.Pointer[ruleSet]
 	work  chan job
 	now   func() time.Time
 
-	events, alerts, ruleErrors, suppressed atomic.Uint64
+	events, alerts, ruleErrors, suppressed, groupErrors atomic.Uint64
 
 	exceptions atomic.Pointer[exception.Set]
 }
 
+// ruleSet is one generation of rules: all of them as given (for listing and
+// ticking), and how they are evaluated.
+type ruleSet struct {
+	all    []detections.Rule
+	single []detections.Rule
+	multi  []detections.MultiRule
+}
+
 type job struct {
 	ctx    context.Context
-	rules  []detections.Rule
+	rules  *ruleSet
 	events []event.Event
 	out    *[]alert.Alert
 	wg     *sync.WaitGroup
@@ -106,16 +122,23 @@ func New(cfg Config, rules []detections.Rule) *Engine {
 // SetRules replaces the rule set. Batches already in Process finish on the
 // old set; later ones use the new set. Safe to call at any time.
 func (e *Engine) SetRules(rules []detections.Rule) {
-	rs := append([]detections.Rule(nil), rules...)
-	e.rules.Store(&rs)
+	rs := &ruleSet{all: append([]detections.Rule(nil), rules...), single: rules}
+	if e.cfg.Group != nil {
+		if rest, multi, err := e.cfg.Group(rules); err == nil {
+			rs.single, rs.multi = rest, multi
+		} else {
+			e.groupErrors.Add(1)
+		}
+	}
+	e.rules.Store(rs)
 }
 
-// Rules returns the current rule set.
-func (e *Engine) Rules() []detections.Rule { return *e.rules.Load() }
+// Rules returns the current rules.
+func (e *Engine) Rules() []detections.Rule { return e.rules.Load().all }
 
 // Stats returns the counters.
 func (e *Engine) Stats() Stats {
-	return Stats{Events: e.events.Load(), Alerts: e.alerts.Load(), RuleErrors: e.ruleErrors.Load(), Suppressed: e.suppressed.Load()}
+	return Stats{Events: e.events.Load(), Alerts: e.alerts.Load(), RuleErrors: e.ruleErrors.Load(), Suppressed: e.suppressed.Load(), GroupErrors: e.groupErrors.Load()}
 }
 
 // SetExceptions replaces the rule exceptions; nil removes them all. A finding
@@ -202,8 +225,8 @@ func (e *Engine) Run(ctx context.Context, tick time.Duration, onTick func(contex
 // event order. It splits the batch over the workers and blocks while the
 // queue is full. It fails only when ctx is done first.
 func (e *Engine) Process(ctx context.Context, events []event.Event) ([]alert.Alert, error) {
-	rules := e.Rules()
-	if len(rules) == 0 || len(events) == 0 {
+	rules := e.rules.Load()
+	if len(rules.all) == 0 || len(events) == 0 {
 		e.events.Add(uint64(len(events)))
 		return nil, nil
 	}
@@ -235,17 +258,31 @@ func (e *Engine) Process(ctx context.Context, events []event.Event) ([]alert.Ale
 	return all, nil
 }
 
-func (e *Engine) eval(ctx context.Context, rules []detections.Rule, events []event.Event, out []alert.Alert) []alert.Alert {
-	metas := make([]detections.Meta, len(rules))
-	emits := make([]func(detections.Finding), len(rules))
-	for i, r := range rules {
+func (e *Engine) eval(ctx context.Context, rs *ruleSet, events []event.Event, out []alert.Alert) []alert.Alert {
+	metas := make([]detections.Meta, len(rs.single))
+	emits := make([]func(detections.Finding), len(rs.single))
+	for i, r := range rs.single {
 		metas[i] = r.Meta()
 		emits[i] = e.emitter(&metas[i], &out)
 	}
+	multiEmits := make([]func(int, detections.Finding), len(rs.multi))
+	for i, m := range rs.multi {
+		ms := m.Metas()
+		multiEmits[i] = func(ri int, f detections.Finding) {
+			if ri >= 0 && ri < len(ms) {
+				e.emitter(&ms[ri], &out)(f)
+			}
+		}
+	}
 	for i := range events {
 		ev := &events[i]
-		for ri, r := range rules {
+		for ri, r := range rs.single {
 			if err := r.Eval(ctx, ev, emits[ri]); err != nil {
+				e.ruleErrors.Add(1)
+			}
+		}
+		for mi, m := range rs.multi {
+			if err := m.EvalAll(ctx, ev, multiEmits[mi]); err != nil {
 				e.ruleErrors.Add(1)
 			}
 		}

@@ -136,3 +136,37 @@ func TestExceptionsSuppress(t *testing.T) {
 		t.Fatalf("alerts after removing the exception: %d", len(got))
 	}
 }
+
+// pairRules is a MultiRule of two containsRules.
+type pairRules struct{ rules []containsRule }
+
+func (p pairRules) Metas() []detections.Meta {
+	return []detections.Meta{p.rules[0].Meta(), p.rules[1].Meta()}
+}
+
+func (p pairRules) EvalAll(ctx context.Context, ev *event.Event, emit func(int, detections.Finding)) error {
+	for i, r := range p.rules {
+		r.Eval(ctx, ev, func(f detections.Finding) { emit(i, f) })
+	}
+	return nil
+}
+
+func TestGroupIntoMultiRules(t *testing.T) {
+	a, b, c := containsRule{id: "a", word: "Failed"}, containsRule{id: "b", word: "root"}, containsRule{id: "c", word: "ok"}
+	group := func(rs []detections.Rule) ([]detections.Rule, []detections.MultiRule, error) {
+		return rs[2:], []detections.MultiRule{pairRules{[]containsRule{rs[0].(containsRule), rs[1].(containsRule)}}}, nil
+	}
+	e := New(Config{Workers: 2, Group: group}, []detections.Rule{a, b, c})
+	start(t, e)
+	got, err := e.Process(t.Context(), events(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]int{}
+	for _, al := range got {
+		n[al.RuleID]++
+	}
+	if n["a"] != 10 || n["b"] != 10 || n["c"] != 90 || len(e.Rules()) != 3 {
+		t.Fatalf("alerts per rule = %v, rules %d", n, len(e.Rules()))
+	}
+}

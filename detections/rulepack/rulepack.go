@@ -11,7 +11,9 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/mangrove-soc/mangrove/detections"
@@ -32,13 +34,26 @@ func Builtin() fs.FS {
 // MaxRuleFileBytes bounds one rule file.
 const MaxRuleFileBytes = 1 << 20
 
+// MaxKindFileBytes raises MaxRuleFileBytes for the kinds, by name, whose
+// files are data rather than logic: an indicator set ("ioc") of a million
+// entries is tens of megabytes. Set it at start-up only.
+var MaxKindFileBytes = map[string]int64{"ioc": 512 << 20}
+
+// maxFileBytes is the size limit for one file of kind.
+func maxFileBytes(kind detections.Kind) int64 {
+	if n, ok := MaxKindFileBytes[kind.Name]; ok {
+		return n
+	}
+	return MaxRuleFileBytes
+}
+
 // Config selects the packs to load.
 type Config struct {
 	// Builtin loads the pack shipped in the binary; default true.
 	Builtin *bool `yaml:"builtin"`
-	// Dirs are directory trees of rule files. A missing directory is not an
-	// error (it is reported as empty) so that a default like data/rules works
-	// on a fresh machine.
+	// Dirs are directory trees of rule files, or single rule files. A
+	// missing directory is not an error (it is reported as empty) so that a
+	// default like data/rules works on a fresh machine.
 	Dirs []string `yaml:"dirs"`
 	// Disabled lists rule IDs, file paths (as "<pack>/<path>", with * and ?
 	// wildcards) or tags ("tag:attack.t1110") whose rules are not loaded.
@@ -71,6 +86,9 @@ type Report struct {
 	Disabled    int     // rules skipped by Config.Disabled
 	Unsupported int     // documents a kind recognized but does not run (errors.ErrUnsupported)
 	Errors      []error // problems, each naming its file
+	// UnsupportedErrors are the reasons behind Unsupported, each naming its
+	// file and the feature.
+	UnsupportedErrors []error
 }
 
 // Err joins the per-file errors, nil when every file loaded.
@@ -82,6 +100,39 @@ func Load(reg *detections.Registry, cfg Config) ([]detections.Rule, Report) {
 	var rep Report
 	var rules []detections.Rule
 	seen := map[string]string{}
+	// order holds, for each rule, the position of its file in the walk, so
+	// that rules keep the walk's order whichever way they were loaded.
+	var order []int
+	fileIndex := map[string]int{}
+	accept := func(loaded []detections.Rule, err error, whereOf func(detections.Meta) string) {
+		for _, e := range split(err) {
+			if errors.Is(e, errors.ErrUnsupported) {
+				rep.Unsupported++
+				rep.UnsupportedErrors = append(rep.UnsupportedErrors, e)
+				continue
+			}
+			rep.Errors = append(rep.Errors, e)
+		}
+		for _, r := range loaded {
+			m := r.Meta()
+			where := whereOf(m)
+			if disabled(cfg.Disabled, m, where) {
+				rep.Disabled++
+				continue
+			}
+			if prev, dup := seen[m.ID]; dup {
+				rep.Errors = append(rep.Errors, fmt.Errorf("%s: rule id %s already loaded from %s; skipped", where, m.ID, prev))
+				continue
+			}
+			seen[m.ID] = where
+			rules = append(rules, r)
+			order = append(order, fileIndex[where])
+		}
+	}
+	// Kinds with LoadAll get every file of every pack at once, after the
+	// walk, so that their rules may refer to rules of other files.
+	all := map[string][]detections.File{}
+	allKinds := map[string]detections.Kind{}
 	add := func(pack string, fsys fs.FS) {
 		err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
@@ -97,27 +148,19 @@ func Load(reg *detections.Registry, cfg Config) ([]detections.Rule, Report) {
 			}
 			where := pack + "/" + p
 			rep.Files++
+			fileIndex[where] = rep.Files
+			if kind.LoadAll != nil {
+				data, err := readFile(fsys, p, where, maxFileBytes(kind))
+				if err != nil {
+					rep.Errors = append(rep.Errors, err)
+					return nil
+				}
+				all[kind.Name] = append(all[kind.Name], detections.File{Path: where, Data: data})
+				allKinds[kind.Name] = kind
+				return nil
+			}
 			loaded, err := loadFile(fsys, p, where, kind)
-			for _, e := range split(err) {
-				if errors.Is(e, errors.ErrUnsupported) {
-					rep.Unsupported++
-					continue
-				}
-				rep.Errors = append(rep.Errors, e)
-			}
-			for _, r := range loaded {
-				m := r.Meta()
-				if disabled(cfg.Disabled, m, where) {
-					rep.Disabled++
-					continue
-				}
-				if prev, dup := seen[m.ID]; dup {
-					rep.Errors = append(rep.Errors, fmt.Errorf("%s: rule id %s already loaded from %s; skipped", where, m.ID, prev))
-					continue
-				}
-				seen[m.ID] = where
-				rules = append(rules, r)
-			}
+			accept(loaded, err, func(detections.Meta) string { return where })
 			return nil
 		})
 		if err != nil {
@@ -128,19 +171,76 @@ func Load(reg *detections.Registry, cfg Config) ([]detections.Rule, Report) {
 		add("builtin", Builtin())
 	}
 	for _, dir := range cfg.Dirs {
-		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		st, err := os.Stat(dir)
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
 				rep.Errors = append(rep.Errors, fmt.Errorf("rule directory %s: %w", dir, err))
 			}
 			continue
 		}
-		add(dir, os.DirFS(dir))
+		if st.Mode().IsRegular() {
+			// A single file: its directory is the pack, walked for that
+			// one name only.
+			parent, base := filepath.Split(dir)
+			if parent == "" {
+				parent = "."
+			}
+			add(filepath.Clean(parent), onlyFile{os.DirFS(parent), base})
+			continue
+		}
+		if st.IsDir() {
+			add(dir, os.DirFS(dir))
+		}
 	}
+	for _, name := range reg.Names() {
+		if files, ok := all[name]; ok {
+			loaded, err := allKinds[name].LoadAll(files)
+			accept(loaded, err, func(m detections.Meta) string { return m.Path })
+		}
+	}
+	idx := make([]int, len(rules))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return order[idx[a]] < order[idx[b]] })
+	sorted := make([]detections.Rule, len(rules))
+	for i, j := range idx {
+		sorted[i] = rules[j]
+	}
+	rules = sorted
 	rep.Rules = len(rules)
 	return rules, rep
 }
 
+// onlyFile is a directory holding just one of its files: the root lists
+// only name.
+type onlyFile struct {
+	fs.FS
+	name string
+}
+
+func (o onlyFile) ReadDir(dir string) ([]fs.DirEntry, error) {
+	if dir != "." {
+		return nil, &fs.PathError{Op: "readdir", Path: dir, Err: fs.ErrNotExist}
+	}
+	st, err := fs.Stat(o.FS, o.name)
+	if err != nil {
+		return nil, err
+	}
+	return []fs.DirEntry{fs.FileInfoToDirEntry(st)}, nil
+}
+
 func loadFile(fsys fs.FS, p, where string, kind detections.Kind) ([]detections.Rule, error) {
+	data, err := readFile(fsys, p, where, maxFileBytes(kind))
+	if err != nil {
+		return nil, err
+	}
+	// Kinds name the path in their errors themselves.
+	return kind.Load(where, data)
+}
+
+// readFile reads one rule file, at most limit bytes.
+func readFile(fsys fs.FS, p, where string, limit int64) ([]byte, error) {
 	f, err := fsys.Open(p)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
@@ -150,15 +250,14 @@ func loadFile(fsys fs.FS, p, where string, kind detections.Kind) ([]detections.R
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	if st.Size() > MaxRuleFileBytes {
-		return nil, fmt.Errorf("%s: %d bytes, limit %d", where, st.Size(), MaxRuleFileBytes)
+	if st.Size() > limit {
+		return nil, fmt.Errorf("%s: %d bytes, limit %d", where, st.Size(), limit)
 	}
 	data, err := fs.ReadFile(fsys, p)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	// Kinds name the path in their errors themselves.
-	return kind.Load(where, data)
+	return data, nil
 }
 
 // split returns the parts of an errors.Join result (nil for nil).

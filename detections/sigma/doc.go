@@ -50,7 +50,10 @@
 // contains, startswith or endswith). Base64 forms compare case-sensitively.
 // windash varies every hyphen, slash and dash of a value, as the
 // specification says (pySigma varies only those that start a word). The time
-// modifiers (minute ... year) are rejected as not supported yet. Regular
+// modifiers minute, hour, day, week (ISO), month and year compare that part
+// of a timestamp field (RFC 3339 with T or a space, optional fraction and
+// offset, a bare date, or Unix seconds) with a whole number, in the
+// timestamp's own offset: no time zone is converted. Regular
 // expressions use Go's RE2 syntax, which covers the Sigma subset; an
 // expression RE2 cannot compile fails the rule.
 //
@@ -62,10 +65,43 @@
 // # Documents
 //
 // A file may hold several YAML documents; each detection rule among them
-// becomes a Rule. Correlation rules, filters and v1 rule collections are
-// skipped with an *UnsupportedError (errors.ErrUnsupported) so that a loader
-// can count them. Files over MaxFileBytes or MaxNodes are rejected; every
-// problem of a rule is reported at once with its YAML path and line.
+// becomes a Rule. Load reads one file: correlation rules, filters and v1
+// rule collections are skipped with an *UnsupportedError
+// (errors.ErrUnsupported) so that a loader can count them. LoadSet (Kind's
+// LoadAll) reads a whole pack at once and also runs correlations and
+// filters, which refer to rules of any file of the set by id or name; v1
+// collections stay unsupported. Files over MaxFileBytes or MaxNodes are
+// rejected; every problem of a rule is reported at once with its YAML path
+// and line.
+//
+// # Filters
+//
+// A filter document adds "and not <its condition>" to each rule its
+// rules list names; the filter's selections compile like a detection under
+// the filter's log source. The filtered rule's Version covers the filter.
+//
+// # Correlations
+//
+// A correlation is a *Correlation (detections.Rule, Ticker and Stateful)
+// of type event_count, value_count, temporal, temporal_ordered, value_sum,
+// value_avg or value_percentile. It evaluates the rules it refers to itself
+// (nested correlations get their own state); those rules are not returned on
+// their own unless the correlation says generate: true. group-by and the
+// condition field resolve through the pipeline under each referred rule's
+// log source, after aliases; a nested correlation's finding provides its own
+// group-by values. Windows run on event time, with both ends inclusive; see
+// Correlation for when each condition fires. State is bounded
+// (DefaultMaxGroups, or SetMaxGroups, groups per correlation, the least
+// recently updated evicted; MaxGroupEntries per group), counted in Stats,
+// and survives a restart through
+// Snapshot/Restore, or SaveState/RestoreState for a directory, which the
+// process running the rules calls periodically and on shutdown.
+//
+// # Many rules at once
+//
+// A Set evaluates many detection rules with the findings each would give
+// alone, routing by log source and skipping rules none of whose necessary
+// literals occur in the event (one Aho-Corasick pass); see Set.
 //
 // Meta: ID is the rule id (or a hash of the path); Version hashes the
 // logsource and detection, so it changes exactly when the logic does;

@@ -376,6 +376,7 @@ const (
 	mLTE                    // lte
 	mGT                     // gt
 	mGTE                    // gte
+	mTime                   // minute ... year: a part of a timestamp equals num
 )
 
 // matcher is one compiled value of a detection item. It is a plain struct
@@ -389,6 +390,7 @@ type matcher struct {
 	b      bool
 	re     *regexp.Regexp
 	prefix netip.Prefix
+	part   timePart // mTime
 }
 
 // match reports whether one scalar event value matches.
@@ -417,6 +419,9 @@ func (m *matcher) match(st *state, h *hay) bool {
 			return false
 		}
 		return m.prefix.Contains(a.WithZone("").Unmap())
+	case mTime:
+		p, ok := m.part.of(h)
+		return ok && float64(p) == m.num
 	}
 	f, ok := h.number()
 	if !ok {
@@ -452,6 +457,8 @@ func (m *matcher) cost() int {
 		return 25
 	case mCIDR:
 		return 6
+	case mTime:
+		return 20
 	}
 	return 1
 }

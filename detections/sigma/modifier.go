@@ -29,8 +29,9 @@ const (
 	modFlag
 	// modReFlag: sub-modifiers of re (i, m, s and their long names).
 	modReFlag
-	// modLater: standard modifiers this package does not evaluate yet.
-	modLater
+	// modTime: minute ... year, which compare a part of a timestamp. At
+	// most one, and not with a modType.
+	modTime
 )
 
 // modifiers lists every modifier name this package knows. Adding one is a
@@ -64,12 +65,12 @@ var modifiers = map[string]modClass{
 	"multiline":    modReFlag,
 	"s":            modReFlag,
 	"dotall":       modReFlag,
-	"minute":       modLater,
-	"hour":         modLater,
-	"day":          modLater,
-	"week":         modLater,
-	"month":        modLater,
-	"year":         modLater,
+	"minute":       modTime,
+	"hour":         modTime,
+	"day":          modTime,
+	"week":         modTime,
+	"month":        modTime,
+	"year":         modTime,
 }
 
 // chain is the parsed key of a detection item: field|mod|mod...
@@ -103,9 +104,6 @@ func parseChain(key string) (chain, []string) {
 		case !ok:
 			errs = append(errs, fmt.Sprintf("unknown modifier %q", name))
 			continue
-		case class == modLater:
-			errs = append(errs, fmt.Sprintf("modifier %q (time part) is not supported yet", name))
-			continue
 		case seen[name]:
 			errs = append(errs, fmt.Sprintf("modifier %q repeated", name))
 			continue
@@ -121,7 +119,7 @@ func parseChain(key string) (chain, []string) {
 		case modTransform:
 			ch.transforms = append(ch.transforms, name)
 			ch.expand = ch.expand || name == "expand"
-		case modType:
+		case modType, modTime:
 			if ch.typ != "" {
 				errs = append(errs, fmt.Sprintf("%s cannot be combined with %s", name, ch.typ))
 				continue
@@ -335,6 +333,12 @@ func (rc *ruleCompiler) compileValue(ch chain, v *yaml.Node, keyword bool) ([]ma
 			pfx = netip.PrefixFrom(a, a.BitLen())
 		}
 		return []matcher{{kind: mCIDR, prefix: pfx.Masked()}}, nil
+	case "minute", "hour", "day", "week", "month", "year":
+		f, ok := parseNumber(text)
+		if !ok || tag == tagBool || f != float64(int(f)) {
+			return nil, fmt.Errorf("%s needs a whole number, not %s", ch.typ, describe(v))
+		}
+		return []matcher{{kind: mTime, num: f, part: timeParts[ch.typ]}}, nil
 	case "lt", "lte", "gt", "gte":
 		f, ok := parseNumber(text)
 		if !ok || tag == tagBool {

@@ -19,9 +19,11 @@ import (
 	"github.com/mangrove-soc/mangrove/detections/alert"
 )
 
-// Kind is the Sigma rule kind for the detections registry. Its Load uses the
+// Kind is the Sigma rule kind for the detections registry. Load compiles one
+// file; LoadAll (LoadSet) compiles a whole pack, with correlations and
+// filters referring to rules across files. Both use the
 // default pipeline.
-var Kind = detections.Kind{Name: kindName, Exts: []string{".yml", ".yaml"}, Load: Load}
+var Kind = detections.Kind{Name: kindName, Exts: []string{".yml", ".yaml"}, Load: Load, LoadAll: LoadSet}
 
 // kindName is the Meta.Kind of every Sigma rule.
 const kindName = "sigma"
@@ -164,13 +166,8 @@ func (c *Compiler) compile(path string, idx, ndocs int, doc *yaml.Node, p *probl
 		return nil, nil
 	}
 	optimize(match)
-	if ls := c.pipeline.condition(info.LogSource); ls != nil {
-		// The log source check runs first: it rejects most events at the
-		// price of a few lookups. It is shared, so it is not optimized
-		// again here.
-		match = &node{kind: nAnd, kids: []*node{ls, match}}
-	}
-	r := &Rule{info: info, match: match}
+	r := &Rule{info: info, ls: c.pipeline.condition(info.LogSource), det: match}
+	r.setMatch()
 	r.meta = detections.Meta{
 		ID:          info.ID,
 		Version:     version(m.get("logsource"), det),
@@ -198,6 +195,18 @@ type Rule struct {
 	info  Info
 	meta  detections.Meta
 	match *node
+	ls    *node // the pipeline's log source condition, shared; nil for none
+	det   *node // the detection (with its filters)
+}
+
+// setMatch builds match from ls and det. The log source check runs first:
+// it rejects most events at the price of a few lookups. It is shared, so it
+// is not optimized again here.
+func (r *Rule) setMatch() {
+	r.match = r.det
+	if r.ls != nil {
+		r.match = &node{kind: nAnd, kids: []*node{r.ls, r.det}}
+	}
 }
 
 // Meta describes the rule. The slices are shared; callers must not modify
@@ -229,12 +238,17 @@ func (r *Rule) Eval(ctx context.Context, ev *event.Event, emit func(detections.F
 	if !r.Match(ev) {
 		return nil
 	}
+	emit(r.finding(ev))
+	return nil
+}
+
+// finding is the Finding of a match on ev.
+func (r *Rule) finding(ev *event.Event) detections.Finding {
 	f := detections.Finding{Events: []*event.Event{ev}}
 	if h := hostName(ev); h != "" {
 		f.GroupBy = []alert.KV{{Field: "host.name", Value: h}}
 	}
-	emit(f)
-	return nil
+	return f
 }
 
 // hostFields are the event fields that may name the host, in order of

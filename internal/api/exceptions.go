@@ -45,7 +45,7 @@ func (s *Server) exceptionRoutes() []route {
 				404: {desc: "no such active exception", schema: errorBody{}}}, handler: s.handleRevokeException},
 		{method: "POST", path: "/api/v1/rules/reload", tag: "rules", summary: "Reload the rule packs from disk without dropping events",
 			responses: map[int]respSpec{200: {desc: "what was loaded", schema: ReloadResult{}}, 403: {desc: "only center analysts reload rules", schema: errorBody{}}},
-			handler: s.handleReload},
+			handler:   s.handleReload},
 	}
 }
 
