@@ -106,7 +106,7 @@ func runBench(ctx context.Context, g *globals, o benchOptions) error {
 	}
 	defer cases.Close()
 	rules, _ := rulepack.Load(ruleRegistry(), rulepack.Config{})
-	eng := engine.New(engine.Config{}, rules)
+	eng := engine.New(engine.Config{Group: groupRules}, rules)
 
 	fmt.Fprintf(g.stderr, "generating %d events...\n", o.n)
 	events := benchEvents(o.n)

@@ -16,6 +16,7 @@ import (
 	"github.com/mangrove-soc/mangrove/collectors"
 	"github.com/mangrove-soc/mangrove/detections/engine"
 	"github.com/mangrove-soc/mangrove/detections/rulepack"
+	"github.com/mangrove-soc/mangrove/detections/silence"
 	"github.com/mangrove-soc/mangrove/internal/api"
 	"github.com/mangrove-soc/mangrove/internal/auth"
 	"github.com/mangrove-soc/mangrove/internal/bus"
@@ -58,6 +59,8 @@ type BusConfig struct {
 type DetectionsConfig struct {
 	Rules  rulepack.Config `yaml:"rules"`
 	Engine engine.Config   `yaml:"engine"`
+	// Silence raises an alert when a source stops sending; nil is off.
+	Silence *silence.Config `yaml:"silence"`
 }
 
 // EventsConfig is the event store.
@@ -181,6 +184,9 @@ func (c Config) Validate() error {
 	}
 	prefix("detections.rules", c.Detections.Rules.Validate())
 	prefix("detections.engine", c.Detections.Engine.Validate())
+	if c.Detections.Silence != nil {
+		prefix("detections.silence", c.Detections.Silence.Validate())
+	}
 	if c.Events.Retention < time.Hour {
 		errs = append(errs, errors.New("events.retention: must be at least 1h"))
 	}

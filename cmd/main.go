@@ -78,6 +78,8 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newCheckCmd(g),
 		newAuditCmd(g),
 		newBenchCmd(g),
+		newRulesCmd(g),
+		newCollectorsCmd(g),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",

@@ -2,7 +2,11 @@ package cmd
 
 import (
 	"github.com/mangrove-soc/mangrove/collectors"
+	"github.com/mangrove-soc/mangrove/collectors/esbulk"
+	"github.com/mangrove-soc/mangrove/collectors/file"
+	"github.com/mangrove-soc/mangrove/collectors/syslog"
 	"github.com/mangrove-soc/mangrove/detections"
+	"github.com/mangrove-soc/mangrove/detections/ioc"
 	"github.com/mangrove-soc/mangrove/detections/sigma"
 )
 
@@ -10,6 +14,7 @@ import (
 func ruleRegistry() *detections.Registry {
 	var reg detections.Registry
 	reg.Register(sigma.Kind)
+	reg.Register(ioc.Kind)
 	return &reg
 }
 
@@ -17,5 +22,8 @@ func ruleRegistry() *detections.Registry {
 // values of `type:` in the configuration's collectors list.
 func collectorRegistry() *collectors.Registry {
 	var reg collectors.Registry
+	reg.Register(syslog.Type)
+	reg.Register(esbulk.Type)
+	reg.Register(file.Type)
 	return &reg
 }

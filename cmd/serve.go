@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,8 +18,13 @@ import (
 
 	mcollectors "github.com/mangrove-soc/mangrove/collectors"
 	"github.com/mangrove-soc/mangrove/collectors/event"
+	"github.com/mangrove-soc/mangrove/collectors/syslog"
+	"github.com/mangrove-soc/mangrove/detections"
 	"github.com/mangrove-soc/mangrove/detections/engine"
+	"github.com/mangrove-soc/mangrove/detections/exception"
 	"github.com/mangrove-soc/mangrove/detections/rulepack"
+	"github.com/mangrove-soc/mangrove/detections/sigma"
+	"github.com/mangrove-soc/mangrove/detections/silence"
 	"github.com/mangrove-soc/mangrove/internal/api"
 	"github.com/mangrove-soc/mangrove/internal/auth"
 	"github.com/mangrove-soc/mangrove/internal/bus"
@@ -32,7 +39,8 @@ const (
 )
 
 func newServeCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var syslogURLs []string
+	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run everything in one process: API, bus, detection, incidents, event store",
 		Long: `Run everything in one process on embedded parts: an embedded NATS JetStream bus,
@@ -45,10 +53,20 @@ MANGROVE_DATA and MANGROVE_HTTP_ADDR override the data directory and address.`,
 			if err != nil {
 				return exitError{2, err}
 			}
+			for i, u := range syslogURLs {
+				spec, err := syslog.SpecFromURL(u)
+				if err != nil {
+					return exitError{2, fmt.Errorf("--syslog: %w", err)}
+				}
+				cfg.collectors = append(cfg.collectors, mcollectors.Entry{Name: fmt.Sprintf("syslog-flag-%d", i+1), Type: "syslog", Spec: spec})
+			}
 			log := newLogger(cfg.Log, g.stderr)
 			return serve(c.Context(), cfg, log, nil)
 		},
 	}
+	cmd.Flags().StringArrayVar(&syslogURLs, "syslog", nil,
+		"listen for syslog at `URL` (udp://HOST:PORT, tcp://HOST:PORT, tls://HOST:PORT?cert_file=...&key_file=...); repeatable; senders go to tenant \"default\" unless ?tenant=")
+	return cmd
 }
 
 // serve runs the process until ctx is done. ready, when not nil, is called
@@ -91,11 +109,59 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, ready func(addr 
 	}
 	defer func() { err = errors.Join(err, b.Close()) }()
 
+	// Rules built into the process (not loaded from packs) survive reloads.
+	var builtin []detections.Rule
+	if cfg.Detections.Silence != nil {
+		sr, err := silence.New(*cfg.Detections.Silence)
+		if err != nil {
+			return fmt.Errorf("silent-source rule: %w", err)
+		}
+		builtin = append(builtin, sr)
+	}
+	stateDir := filepath.Join(cfg.DataDir, "state", "sigma")
 	rules, rep := rulepack.Load(ruleRegistry(), cfg.Detections.Rules)
 	for _, e := range rep.Errors {
 		log.Warn().Err(e).Msg("rule not loaded")
 	}
-	eng := engine.New(cfg.Detections.Engine, rules)
+	rules = append(rules, builtin...)
+	if err := sigma.RestoreState(stateDir, rules); err != nil {
+		log.Warn().Err(err).Msg("correlation state not restored; correlations start empty")
+	}
+	engCfg := cfg.Detections.Engine
+	engCfg.Group = groupRules
+	eng := engine.New(engCfg, rules)
+	saveState := func() {
+		if err := sigma.SaveState(stateDir, eng.Rules()); err != nil {
+			log.Error().Err(err).Msg("saving correlation state")
+		}
+	}
+	defer saveState()
+	loadExceptions := func(ctx context.Context) error {
+		list, err := cases.Exceptions(ctx, "", false)
+		if err != nil {
+			return fmt.Errorf("loading rule exceptions: %w", err)
+		}
+		eng.SetExceptions(exception.NewSet(list))
+		return nil
+	}
+	if err := loadExceptions(ctx); err != nil {
+		return err
+	}
+	reloadRules := func(ctx context.Context) (api.ReloadResult, error) {
+		saveState()
+		rules, rep := rulepack.Load(ruleRegistry(), cfg.Detections.Rules)
+		rules = append(rules, builtin...)
+		if err := sigma.RestoreState(stateDir, rules); err != nil {
+			log.Warn().Err(err).Msg("correlation state not restored after reload")
+		}
+		eng.SetRules(rules)
+		res := api.ReloadResult{Rules: rep.Rules, Files: rep.Files}
+		for _, e := range rep.Errors {
+			res.Errors = append(res.Errors, e.Error())
+		}
+		log.Info().Int("rules", rep.Rules).Int("rule_errors", len(rep.Errors)).Msg("rules reloaded")
+		return res, nil
+	}
 	p := newPipeline(eng, cases, events, log)
 	if err := p.register(reg, b); err != nil {
 		return err
@@ -107,7 +173,7 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, ready func(addr 
 	}
 	srv, err := api.New(cfg.HTTP, api.Deps{
 		Publisher: b, Store: cases, Search: events, Auth: authn, DefaultTenant: cfg.Auth.DefaultTenant,
-		Rules: eng.Rules, Ready: map[string]api.Pinger{"bus": busPinger{b}, "cases": cases}, Registry: reg,
+		Rules: eng.Rules, ReloadRules: reloadRules, ExceptionsChanged: loadExceptions, Ready: map[string]api.Pinger{"bus": busPinger{b}, "cases": cases}, Registry: reg,
 		Logger: log.With().Str("component", "api").Logger(), Version: version(),
 	})
 	if err != nil {
@@ -158,13 +224,32 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, ready func(addr 
 		})
 	}()
 
+	// SIGHUP reloads the rule packs.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	// Correlation state is saved every minute, at reload and at shutdown.
+	saveTick := time.NewTicker(time.Minute)
+	defer saveTick.Stop()
+
 	// Wait for a stop signal or a component failing.
 	var cause error
-	select {
-	case <-ctx.Done():
-	case <-httpDone:
-		cause = wrap("http", httpErr)
-	case cause = <-errc:
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-httpDone:
+			cause = wrap("http", httpErr)
+			break wait
+		case cause = <-errc:
+			break wait
+		case <-hup:
+			reloadRules(ctx)
+		case <-saveTick.C:
+			saveState()
+		}
 	}
 	log.Info().Msg("shutting down")
 	stopHTTP()
@@ -208,6 +293,28 @@ func openBus(ctx context.Context, cfg Config, log zerolog.Logger) (bus.Bus, erro
 		}
 		return js, nil
 	}
+}
+
+// groupRules combines the Sigma detection rules into one sigma.Set, which
+// routes events by log source and skips rules whose literals are absent; the
+// other rules (correlations, indicators, built-in Go rules) run one by one.
+func groupRules(rules []detections.Rule) ([]detections.Rule, []detections.MultiRule, error) {
+	var plain, rest []detections.Rule
+	for _, r := range rules {
+		if _, ok := r.(*sigma.Rule); ok {
+			plain = append(plain, r)
+		} else {
+			rest = append(rest, r)
+		}
+	}
+	if len(plain) == 0 {
+		return rest, nil, nil
+	}
+	set, err := sigma.NewSet(plain)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rest, []detections.MultiRule{set}, nil
 }
 
 // consumers are the bus's durable consumers: every event goes to each.

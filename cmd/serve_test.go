@@ -291,3 +291,128 @@ func TestLoadConfig(t *testing.T) {
 }
 
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
+
+// TestExceptionsAndReload: an exception suppresses one host's alerts and not
+// another's; a rule dropped into the rules directory is live after a reload.
+func TestExceptionsAndReload(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir, func(c *Config) { c.Bus.Type = "memory" })
+	post := func(path, body string) (int, string) {
+		resp, err := http.Post("http://"+s.addr+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	const sshRule = "0cc44873-502d-4434-8c20-b50a2bea8ee1"
+	code, body := post("/api/v1/exceptions", `{"rule_id":"`+sshRule+`","match":{"host.name":["bastion-1"]},"owner":"lan","reason":"red team exercise","ttl":"2h"}`)
+	if code != 201 {
+		t.Fatalf("create exception: %d %s", code, body)
+	}
+	code, body = post("/api/v1/events", `{"host":{"name":"bastion-1"},"process":{"name":"sshd"},"message":"Failed password for root from 10.0.0.9 port 2222 ssh2"}
+{"host":{"name":"web-2"},"process":{"name":"sshd"},"message":"Failed password for root from 10.0.0.9 port 2223 ssh2"}
+`)
+	if code != 202 {
+		t.Fatalf("ingest: %d %s", code, body)
+	}
+	var alerts []struct {
+		GroupBy []struct{ Value string } `json:"group_by"`
+	}
+	waitFor(t, "the web-2 alert", 30*time.Second, func() bool {
+		s.get(t, "/api/v1/alerts?rule_id="+sshRule, &alerts)
+		return len(alerts) > 0
+	})
+	time.Sleep(300 * time.Millisecond)
+	s.get(t, "/api/v1/alerts?rule_id="+sshRule, &alerts)
+	if len(alerts) != 1 || alerts[0].GroupBy[0].Value != "web-2" {
+		t.Fatalf("alerts = %+v, want only web-2's", alerts)
+	}
+
+	var rules []struct{ ID string }
+	s.get(t, "/api/v1/rules", &rules)
+	before := len(rules)
+	if err := writeFile(filepath.Join(dir, "rules", "crash.yml"), crashRule); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := post("/api/v1/rules/reload", ""); code != 200 || !strings.Contains(body, fmt.Sprintf(`"rules": %d`, before+1)) {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	s.get(t, "/api/v1/rules", &rules)
+	if len(rules) != before+1 {
+		t.Fatalf("rules after reload: %d, want %d", len(rules), before+1)
+	}
+}
+
+// bruteForceRules: an SSH failure rule and a correlation over it.
+const bruteForceRules = `title: SSH failure (base)
+id: 3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f
+name: ssh_failure_base
+status: test
+logsource: {product: linux, service: sshd}
+detection:
+  keywords: ['Failed password for']
+  condition: keywords
+level: low
+---
+title: SSH brute force from one source
+id: 4a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d
+status: test
+correlation:
+  type: event_count
+  rules: [ssh_failure_base]
+  group-by: [source.ip]
+  timespan: 1h
+  condition: {gte: 3}
+level: high
+`
+
+// TestCorrelationSurvivesRestart: two failures before a restart and one
+// after make the three that fire the correlation.
+func TestCorrelationSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "rules"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFile(filepath.Join(dir, "rules", "brute.yml"), bruteForceRules); err != nil {
+		t.Fatal(err)
+	}
+	send := func(s *server, n int) {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, `{"@timestamp":"2026-11-25T10:00:%02dZ","host":{"name":"srv-1"},"process":{"name":"sshd"},"source":{"ip":"203.0.113.7"},"message":"Failed password for root from 203.0.113.7 port %d ssh2"}`+"\n", n*10+i, 40000+n*10+i)
+		}
+		resp, err := http.Post("http://"+s.addr+"/api/v1/events", "application/x-ndjson", strings.NewReader(b.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	const corrID = "4a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+	var alerts []json.RawMessage
+	s := startServer(t, dir, nil)
+	send(s, 2)
+	waitFor(t, "the two events to be detected", 30*time.Second, func() bool {
+		var m string
+		resp, err := http.Get("http://" + s.addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m = string(b)
+		return strings.Contains(m, "mangrove_engine_events_total 2") && strings.Contains(m, `mangrove_bus_lag{consumer="detect"} 0`)
+	})
+	s.get(t, "/api/v1/alerts?rule_id="+corrID, &alerts)
+	if len(alerts) != 0 {
+		t.Fatalf("correlation fired after 2 events: %d", len(alerts))
+	}
+	s.stop()
+	s = startServer(t, dir, nil)
+	send(s, 1)
+	waitFor(t, "the correlation alert after the restart", 30*time.Second, func() bool {
+		s.get(t, "/api/v1/alerts?rule_id="+corrID, &alerts)
+		return len(alerts) == 1
+	})
+}

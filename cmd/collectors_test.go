@@ -1,0 +1,67 @@
+package cmd
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/mangrove-soc/mangrove/collectors"
+)
+
+func TestCollectorStatus(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	es, err := collectors.NewMetrics(reg, "esbulk", "beats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl, err := collectors.NewMetrics(reg, "syslog", "fw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	es.In.Add(120)
+	es.ParseErrors.Add(3)
+	es.Lag.Set(0.25)
+	last := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	es.Seen(last)
+	sl.In.Add(7)
+	sl.Dropped.Add(2)
+
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	enc := expfmt.NewEncoder(&text, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, f := range fams {
+		if err := enc.Encode(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := parseCollectorStatus(&text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 {
+		t.Fatalf("rows %+v", rows)
+	}
+	b, f := rows[0], rows[1]
+	if b.Name != "beats" || b.Type != "esbulk" || b.In != 120 || b.ParseErrors != 3 || b.LagSeconds != 0.25 || !b.LastSeen.Equal(last) {
+		t.Errorf("beats %+v", b)
+	}
+	if f.Name != "fw" || f.In != 7 || f.Dropped != 2 || !f.LastSeen.IsZero() {
+		t.Errorf("fw %+v", f)
+	}
+	var out bytes.Buffer
+	if err := printCollectorStatus(&out, rows, last.Add(90*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"COLLECTOR", "beats", "esbulk", "1m30s ago", "250ms", "never"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("missing %q in\n%s", want, out.String())
+		}
+	}
+}

@@ -1,0 +1,264 @@
+package syslog
+
+import (
+	"errors"
+	"github.com/mangrove-soc/mangrove/collectors/parse"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	gosyslog "github.com/leodido/go-syslog/v4"
+	"github.com/leodido/go-syslog/v4/auto"
+	"github.com/leodido/go-syslog/v4/rfc3164"
+	"github.com/leodido/go-syslog/v4/rfc5424"
+
+	"github.com/mangrove-soc/mangrove/collectors/event"
+)
+
+// Dataset is the event.dataset of syslog events.
+const Dataset = "syslog"
+
+var facilityNames = [24]string{"kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
+	"uucp", "cron", "authpriv", "ftp", "ntp", "security", "console", "solaris-cron",
+	"local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"}
+
+var severityNames = [8]string{"emergency", "alert", "critical", "error", "warning", "notice", "informational", "debug"}
+
+// smallInts are the Number Values 0..191 (priorities, facility and severity
+// codes), shared to avoid formatting them per message.
+var smallInts = func() (v [192]event.Value) {
+	for i := range v {
+		v[i] = event.NumberValue(float64(i))
+	}
+	return v
+}()
+
+// meta is what a message's event gets from its transport.
+type meta struct {
+	collector string
+	tenant    string
+	addr      netip.AddrPort
+	received  time.Time
+}
+
+// parser turns raw syslog messages into events. It is not safe for
+// concurrent use: each connection or UDP worker has its own.
+type parser struct {
+	keepOriginal bool
+	// ecs is the collectors/parse parser applied to each event, or "none".
+	ecs string
+	// year completes RFC 3164 timestamps; the current year by default.
+	year     rfc3164.YearOperator
+	machines map[*time.Location]gosyslog.Machine
+	// slab is carved into events' field slices, saving one allocation per
+	// event.
+	slab []event.Field
+	// scratch is where an event's fields are assembled before being copied
+	// to a slice of exactly their size.
+	scratch []event.Field
+	// The sender's source.ip and source.port, formatted once per sender.
+	lastAddr netip.AddrPort
+	srcIP    event.Value
+	srcPort  event.Value
+}
+
+// slabFields is how many fields one slab allocation holds.
+const slabFields = 4096
+
+func newParser(keepOriginal bool, ecs string) *parser {
+	return &parser{keepOriginal: keepOriginal, ecs: ecs, year: rfc3164.CurrentYear{}, machines: map[*time.Location]gosyslog.Machine{}}
+}
+
+// machine returns the format-detecting machine whose RFC 3164 timestamps
+// are read in zone.
+func (p *parser) machine(zone *time.Location) gosyslog.Machine {
+	m, ok := p.machines[zone]
+	if !ok {
+		m = auto.NewMachine(
+			auto.WithRFC5424Options(rfc5424.WithBestEffort()),
+			auto.WithRFC3164Options(rfc3164.WithYear(p.year), rfc3164.WithLocaleTimezone(zone),
+				rfc3164.WithRFC3339(), rfc3164.WithEmbeddedNewlines(), rfc3164.WithLenientDay(),
+				rfc3164.WithBestEffort()),
+		)
+		p.machines[zone] = m
+	}
+	return m
+}
+
+// fields returns an empty slice with room for n fields, carved from the
+// slab; its capacity is exactly n so that growing it never touches a
+// neighbour's fields.
+func (p *parser) fields(n int) []event.Field {
+	if n > slabFields/4 {
+		return make([]event.Field, 0, n)
+	}
+	if len(p.slab)+n > cap(p.slab) {
+		p.slab = make([]event.Field, 0, slabFields)
+	}
+	f := p.slab[len(p.slab) : len(p.slab) : len(p.slab)+n]
+	p.slab = p.slab[:len(p.slab)+n]
+	return f
+}
+
+// parse returns the event of the message raw (without framing) and whether
+// it parsed. An unparsable message still yields an event: its text in
+// message and event.original, with error.message saying why, so nothing is
+// lost silently.
+//
+// Fields are appended in name order (the order of the code below), only
+// the structured data, whose ids come from a map, is sorted.
+func (p *parser) parse(raw []byte, zone *time.Location, md meta) (event.Event, bool) {
+	raw = trimTrailingNewline(raw)
+	ev := event.Event{
+		ID:      event.NewID(md.tenant, raw),
+		Tenant:  md.tenant,
+		Source:  md.collector,
+		Dataset: Dataset,
+	}
+	msg, err := p.machine(zone).Parse(raw)
+	ok := err == nil && msg != nil
+	var base *gosyslog.Base
+	var sd map[string]map[string]string
+	var version uint16
+	switch m := msg.(type) {
+	case *rfc5424.SyslogMessage:
+		base = &m.Base
+		version = m.Version
+		if m.StructuredData != nil {
+			sd = *m.StructuredData
+		}
+	case *rfc3164.SyslogMessage:
+		base = &m.Base
+	default:
+		ok = false
+		base = &gosyslog.Base{}
+	}
+	nsd := 0
+	for _, params := range sd {
+		nsd += max(len(params), 1)
+	}
+	f := p.scratch[:0]
+	var original string
+	if !ok || p.keepOriginal {
+		original = string(raw)
+	}
+	if !ok {
+		reason := "not a syslog message"
+		if err != nil {
+			reason = err.Error()
+		}
+		f = append(f, event.Field{Name: "error.message", Value: event.StringValue("syslog: " + reason)})
+	}
+	if original != "" {
+		f = append(f, event.Field{Name: "event.original", Value: event.StringValue(original)})
+	}
+	if s := base.Hostname; s != nil && *s != "" {
+		f = append(f, event.Field{Name: "host.hostname", Value: event.StringValue(*s)})
+	}
+	var pri uint8 = 255
+	if base.Priority != nil && *base.Priority < 192 {
+		pri = *base.Priority
+		f = append(f,
+			event.Field{Name: "log.syslog.facility.code", Value: smallInts[pri/8]},
+			event.Field{Name: "log.syslog.facility.name", Value: event.StringValue(facilityNames[pri/8])},
+		)
+	}
+	if s := base.MsgID; s != nil && *s != "" {
+		f = append(f, event.Field{Name: "log.syslog.msgid", Value: event.StringValue(*s)})
+	}
+	if pri != 255 {
+		f = append(f, event.Field{Name: "log.syslog.priority", Value: smallInts[pri]})
+	}
+	var pid event.Value
+	if s := base.ProcID; s != nil && *s != "" {
+		if n, err := strconv.ParseUint(*s, 10, 32); err == nil {
+			lit := *s
+			if lit[0] == '0' && lit != "0" {
+				lit = strconv.FormatUint(n, 10) // "007" is not a JSON number
+			}
+			pid = event.Value{Kind: event.Number, Num: float64(n), Str: lit}
+		} else {
+			f = append(f, event.Field{Name: "log.syslog.procid", Value: event.StringValue(*s)})
+		}
+	}
+	if pri != 255 {
+		f = append(f,
+			event.Field{Name: "log.syslog.severity.code", Value: smallInts[pri%8]},
+			event.Field{Name: "log.syslog.severity.name", Value: event.StringValue(severityNames[pri%8])},
+		)
+	}
+	if version != 0 {
+		f = append(f, event.Field{Name: "log.syslog.version", Value: smallInt(int(version))})
+	}
+	switch {
+	case base.Message != nil:
+		f = append(f, event.Field{Name: "message", Value: event.StringValue(*base.Message)})
+	case !ok:
+		f = append(f, event.Field{Name: "message", Value: event.StringValue(original)})
+	}
+	if s := base.Appname; s != nil && *s != "" {
+		f = append(f, event.Field{Name: "process.name", Value: event.StringValue(*s)})
+	}
+	if pid.Kind != event.Null {
+		f = append(f, event.Field{Name: "process.pid", Value: pid})
+	}
+	if md.addr.IsValid() {
+		if md.addr != p.lastAddr {
+			p.lastAddr = md.addr
+			p.srcIP = event.StringValue(md.addr.Addr().Unmap().String())
+			p.srcPort = smallPort(md.addr.Port())
+		}
+		f = append(f,
+			event.Field{Name: "source.ip", Value: p.srcIP},
+			event.Field{Name: "source.port", Value: p.srcPort},
+		)
+	}
+	if nsd > 0 {
+		first := len(f)
+		for id, params := range sd {
+			for k, v := range params {
+				f = append(f, event.Field{Name: "syslog.structured_data." + id + "." + k, Value: event.StringValue(v)})
+			}
+			if len(params) == 0 {
+				f = append(f, event.Field{Name: "syslog.structured_data." + id, Value: event.BoolValue(true)})
+			}
+		}
+		tail := f[first:]
+		slices.SortFunc(tail, func(a, b event.Field) int { return strings.Compare(a.Name, b.Name) })
+		f = append(f[:first], slices.CompactFunc(tail, func(a, b event.Field) bool { return a.Name == b.Name })...)
+	}
+	if base.Timestamp != nil {
+		ev.Time = *base.Timestamp
+	}
+	if ev.Time.IsZero() {
+		ev.Time = md.received
+	}
+	p.scratch = f[:0]
+	ev.Fields = append(p.fields(len(f)), f...)
+	if p.ecs != ParserNone && p.ecs != "" {
+		if err := parse.Parse(p.ecs, &ev); err != nil && !errors.Is(err, parse.ErrNoMatch) {
+			ev.Set("error.message", event.StringValue("parse: "+err.Error()))
+		}
+	}
+	return ev, ok
+}
+
+func smallInt(i int) event.Value {
+	if i >= 0 && i < len(smallInts) {
+		return smallInts[i]
+	}
+	return event.NumberValue(float64(i))
+}
+
+func smallPort(p uint16) event.Value {
+	return event.Value{Kind: event.Number, Num: float64(p), Str: strconv.Itoa(int(p))}
+}
+
+func trimTrailingNewline(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == 0) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
