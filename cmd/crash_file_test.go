@@ -1,10 +1,8 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -100,29 +98,10 @@ func TestCrashKill9FileTail(t *testing.T) {
 
 	c = startChild(t, bin, dir, addr)
 	defer c.kill9()
-	seen := map[string]int{}
+	var seen map[string]int
 	deadline := time.Now().Add(120 * time.Second)
 	for {
-		seen = map[string]int{}
-		for offset := 0; ; offset += 1000 {
-			resp, err := http.Get(fmt.Sprintf("http://%s/api/v1/alerts?limit=1000&offset=%d&rule_id=7d0c3c39-0b43-4d4e-9f0e-3a4cf1f0c0de", addr, offset))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var alerts []struct {
-				EventIDs []string `json:"event_ids"`
-			}
-			json.NewDecoder(resp.Body).Decode(&alerts)
-			resp.Body.Close()
-			for _, a := range alerts {
-				for _, id := range a.EventIDs {
-					seen[id]++
-				}
-			}
-			if len(alerts) < 1000 {
-				break
-			}
-		}
+		seen = alertsPerEvent(t, addr, crashRuleID)
 		if len(seen) >= written || time.Now().After(deadline) {
 			break
 		}

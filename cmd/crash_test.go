@@ -21,6 +21,35 @@ import (
 	"github.com/mangrove-soc/mangrove/collectors/event"
 )
 
+// crashRuleID is the id of crashRule.
+const crashRuleID = "7d0c3c39-0b43-4d4e-9f0e-3a4cf1f0c0de"
+
+// alertsPerEvent pages through every alert of a rule and counts the alerts
+// of each event ID.
+func alertsPerEvent(t *testing.T, addr, ruleID string) map[string]int {
+	t.Helper()
+	seen := map[string]int{}
+	for offset := 0; ; offset += 1000 {
+		resp, err := http.Get(fmt.Sprintf("http://%s/api/v1/alerts?limit=1000&offset=%d&rule_id=%s", addr, offset, ruleID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var alerts []struct {
+			EventIDs []string `json:"event_ids"`
+		}
+		json.NewDecoder(resp.Body).Decode(&alerts)
+		resp.Body.Close()
+		for _, a := range alerts {
+			for _, id := range a.EventIDs {
+				seen[id]++
+			}
+		}
+		if len(alerts) < 1000 {
+			return seen
+		}
+	}
+}
+
 // crashRule fires on every crash-test event, so alerts count processed events.
 const crashRule = `title: Crash test marker
 id: 7d0c3c39-0b43-4d4e-9f0e-3a4cf1f0c0de
@@ -200,26 +229,7 @@ func TestCrashKill9(t *testing.T) {
 	}
 
 	// Each acknowledged event has exactly one alert: page through them all.
-	seen := map[string]int{}
-	for offset := 0; ; offset += 1000 {
-		resp, err := http.Get(fmt.Sprintf("http://%s/api/v1/alerts?limit=1000&offset=%d&rule_id=7d0c3c39-0b43-4d4e-9f0e-3a4cf1f0c0de", addr, offset))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var alerts []struct {
-			EventIDs []string `json:"event_ids"`
-		}
-		json.NewDecoder(resp.Body).Decode(&alerts)
-		resp.Body.Close()
-		for _, a := range alerts {
-			for _, id := range a.EventIDs {
-				seen[id]++
-			}
-		}
-		if len(alerts) < 1000 {
-			break
-		}
-	}
+	seen := alertsPerEvent(t, addr, crashRuleID)
 	for id, n := range seen {
 		if n > 1 {
 			t.Errorf("event %s has %d alerts", id, n)
