@@ -34,3 +34,10 @@ func BenchmarkEncode(b *testing.B) {
 	}
 	b.SetBytes(int64(len(buf)))
 }
+
+func BenchmarkNewID(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		NewID("so-tttt", sample[:160])
+	}
+}

@@ -1,6 +1,8 @@
 package event
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -201,5 +203,19 @@ func TestEncodeNeverDuplicatesMetadataKeys(t *testing.T) {
 	out := string(AppendJSON(nil, &ev))
 	if strings.Count(out, `"event.dataset"`) != 1 || strings.Count(out, `"@timestamp"`) != 1 {
 		t.Fatalf("duplicate keys: %s", out)
+	}
+}
+
+func TestNewIDLongInput(t *testing.T) {
+	// The stack-buffer and streaming paths hash the same bytes.
+	long := []byte(strings.Repeat("x", 5000))
+	h := sha256.Sum256(append([]byte("t\x00"), long...))
+	if got, want := NewID("t", long), hex.EncodeToString(h[:16]); got != want {
+		t.Fatalf("long input: %s, want %s", got, want)
+	}
+	short := []byte("short line")
+	h = sha256.Sum256(append([]byte("t\x00"), short...))
+	if got, want := NewID("t", short), hex.EncodeToString(h[:16]); got != want {
+		t.Fatalf("short input: %s, want %s", got, want)
 	}
 }
