@@ -282,6 +282,12 @@ func TestLoadConfig(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "field adr not found") {
 		t.Fatalf("unknown key: %v", err)
 	}
+	_, err = loadConfig(write("collectors:\n  - {type: nope}\n  - {type: syslog, listen: tcp://127.0.0.1:5514, tenant: a, bogus: 1}\n  - {type: syslog, listen: ftp://x}\n"), env(nil))
+	for _, want := range []string{"collectors[0].type: \"nope\" is not one of", "collectors[1]:", "field bogus not found", "collectors[2]."} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("collector validation lacks %q: %v", want, err)
+		}
+	}
 	_, err = loadConfig(write("log:\n  level: loud\nbus:\n  type: kafka\n  workers: 0\nhttp:\n  addr: 0.0.0.0:8080\nevents:\n  retention: 1m\n"), env(nil))
 	for _, want := range []string{"log.level", "bus.type", "bus.workers", "auth.tokens: required when http.addr", "events.retention"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
