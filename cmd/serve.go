@@ -173,7 +173,7 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, ready func(addr 
 	}
 	srv, err := api.New(cfg.HTTP, api.Deps{
 		Publisher: b, Store: cases, Search: events, Auth: authn, DefaultTenant: cfg.Auth.DefaultTenant,
-		Rules: eng.Rules, ReloadRules: reloadRules, ExceptionsChanged: loadExceptions, Ready: map[string]api.Pinger{"bus": busPinger{b}, "cases": cases}, Registry: reg,
+		Rules: eng.Rules, ReloadRules: reloadRules, ExceptionsChanged: loadExceptions, Ready: map[string]api.Pinger{"bus": busPinger{b}, "cases": cases, "events": events}, Registry: reg,
 		Logger: log.With().Str("component", "api").Logger(), Version: version(),
 	})
 	if err != nil {

@@ -485,3 +485,6 @@ func (s *Store) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// Ping checks that the database answers (for readiness probes).
+func (s *Store) Ping(ctx context.Context) error { return s.read.PingContext(ctx) }
