@@ -80,6 +80,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newBenchCmd(g),
 		newRulesCmd(g),
 		newCollectorsCmd(g),
+		newPcapCmd(g),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",
