@@ -84,6 +84,13 @@ func (p *fakePub) ack(b *event.Batch) {
 	b.Done(nil)
 }
 
+// heldBatch returns the i-th batch Publish held back.
+func (p *fakePub) heldBatch(i int) *event.Batch {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.held[i]
+}
+
 func (p *fakePub) has(msgs ...string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -238,8 +245,8 @@ func TestCrashReReadsWithSameIDs(t *testing.T) {
 	h := start(t, s, data, held)
 	waitFor(t, "4 held batches", func() bool { held.mu.Lock(); defer held.mu.Unlock(); return len(held.held) == 4 })
 	// Acknowledge the 2nd and 4th only: the commit must stay at 0.
-	held.ack(held.held[1])
-	held.ack(held.held[3])
+	held.ack(held.heldBatch(1))
+	held.ack(held.heldBatch(3))
 	time.Sleep(60 * time.Millisecond)
 	h.c.mu.Lock()
 	for _, f := range h.c.files {
@@ -248,7 +255,7 @@ func TestCrashReReadsWithSameIDs(t *testing.T) {
 		}
 	}
 	h.c.mu.Unlock()
-	held.ack(held.held[0])
+	held.ack(held.heldBatch(0))
 	waitFor(t, "commit of batches 1-2", func() bool {
 		h.c.mu.Lock()
 		defer h.c.mu.Unlock()
@@ -259,6 +266,10 @@ func TestCrashReReadsWithSameIDs(t *testing.T) {
 	})
 	h.stop() // batch 3 never acknowledged: a crash for its lines
 	before := held.ids()
+	heldCount := map[string]int{}
+	for _, m := range before {
+		heldCount[m]++
+	}
 
 	p := newPub(time.Millisecond)
 	h = start(t, testSpec(log), data, p)
@@ -266,7 +277,7 @@ func TestCrashReReadsWithSameIDs(t *testing.T) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		for _, l := range allLines(0, 600) {
-			if p.count[l] == 0 && held.count[l] == 0 {
+			if p.count[l] == 0 && heldCount[l] == 0 {
 				return false
 			}
 		}
