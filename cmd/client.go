@@ -38,11 +38,11 @@ func addClientFlags(c *cobra.Command, server, tokenFile *string) {
 		def = "http://" + addr
 	}
 	c.Flags().StringVar(server, "server", def, "API base URL ($MANGROVE_SERVER, else http://$MANGROVE_HTTP_ADDR)")
-	c.Flags().StringVar(tokenFile, "token-file", os.Getenv("MANGROVE_TOKEN_FILE"), "file holding the API bearer token ($MANGROVE_TOKEN_FILE)")
+	c.Flags().StringVar(tokenFile, "token-file", os.Getenv("MANGROVE_TOKEN_FILE"), "file holding the API bearer token ($MANGROVE_TOKEN_FILE; $MANGROVE_TOKEN holds the token itself)")
 }
 
 func newClient(server, tokenFile string) (*client, error) {
-	c := &client{base: strings.TrimRight(server, "/"), http: &http.Client{Timeout: 5 * time.Minute}}
+	c := &client{base: strings.TrimRight(server, "/"), http: &http.Client{Timeout: 5 * time.Minute}, token: os.Getenv("MANGROVE_TOKEN")}
 	if tokenFile != "" {
 		b, err := os.ReadFile(tokenFile)
 		if err != nil {

@@ -32,6 +32,7 @@ type Config struct {
 	Bus        BusConfig        `yaml:"bus"`
 	Detections DetectionsConfig `yaml:"detections"`
 	Events     EventsConfig     `yaml:"events"`
+	Incidents  IncidentsConfig  `yaml:"incidents"`
 	// Collectors is the list of inputs, each `{name, type, ...}` decoded by
 	// its type (see collectorRegistry); kept raw until then.
 	Collectors yaml.Node `yaml:"collectors"`
@@ -72,12 +73,13 @@ type EventsConfig struct {
 // defaultConfig returns the configuration of `mangrove serve` with no file.
 func defaultConfig() Config {
 	return Config{
-		DataDir: "data",
-		Log:     LogConfig{Level: "info"},
-		HTTP:    api.Config{Addr: "127.0.0.1:8080"},
-		Auth:    auth.Config{DefaultTenant: "default"},
-		Bus:     BusConfig{Type: "jetstream", Workers: 2},
-		Events:  EventsConfig{Retention: 30 * 24 * time.Hour},
+		DataDir:   "data",
+		Log:       LogConfig{Level: "info"},
+		HTTP:      api.Config{Addr: "127.0.0.1:8080"},
+		Auth:      auth.Config{DefaultTenant: "default"},
+		Bus:       BusConfig{Type: "jetstream", Workers: 2},
+		Events:    EventsConfig{Retention: 30 * 24 * time.Hour},
+		Incidents: defaultIncidentsConfig(),
 	}
 }
 
@@ -169,9 +171,6 @@ func (c Config) Validate() error {
 	}
 	prefix("http", c.HTTP.Validate())
 	prefix("auth", c.Auth.Validate())
-	if len(c.Auth.Tokens) == 0 && c.HTTP.Addr != "" && !loopback(c.HTTP.Addr) {
-		errs = append(errs, fmt.Errorf("auth.tokens: required when http.addr (%s) is not a loopback address: without tokens every caller is an anonymous analyst", c.HTTP.Addr))
-	}
 	switch c.Bus.Type {
 	case "jetstream":
 		prefix("bus.jetstream", c.Bus.JetStream.Validate())
@@ -187,6 +186,7 @@ func (c Config) Validate() error {
 	if c.Detections.Silence != nil {
 		prefix("detections.silence", c.Detections.Silence.Validate())
 	}
+	prefix("incidents", c.Incidents.Validate())
 	if c.Events.Retention < time.Hour {
 		errs = append(errs, errors.New("events.retention: must be at least 1h"))
 	}

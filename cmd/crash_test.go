@@ -207,11 +207,11 @@ func TestCrashKill9(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var incs []incident
-		json.NewDecoder(resp.Body).Decode(&incs)
+		var page struct{ Items []incident }
+		json.NewDecoder(resp.Body).Decode(&page)
 		resp.Body.Close()
 		processed = 0
-		for _, inc := range incs {
+		for _, inc := range page.Items {
 			if inc.RuleID == "7d0c3c39-0b43-4d4e-9f0e-3a4cf1f0c0de" {
 				processed += inc.AlertCount
 			}

@@ -81,6 +81,8 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newRulesCmd(g),
 		newCollectorsCmd(g),
 		newPcapCmd(g),
+		newIncidentsCmd(g),
+		newUsersCmd(g), newTokensCmd(g),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",

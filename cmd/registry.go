@@ -7,6 +7,7 @@ import (
 	"github.com/mangrove-soc/mangrove/collectors/syslog"
 	"github.com/mangrove-soc/mangrove/detections"
 	"github.com/mangrove-soc/mangrove/detections/ioc"
+	"github.com/mangrove-soc/mangrove/detections/netrules"
 	"github.com/mangrove-soc/mangrove/detections/sigma"
 )
 
@@ -15,6 +16,7 @@ func ruleRegistry() *detections.Registry {
 	var reg detections.Registry
 	reg.Register(sigma.Kind)
 	reg.Register(ioc.Kind)
+	reg.Register(netrules.Kind)
 	return &reg
 }
 

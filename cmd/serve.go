@@ -167,12 +167,20 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, ready func(addr 
 		return err
 	}
 
-	authn, err := auth.New(cfg.Auth)
+	authn, err := auth.New(cfg.Auth, auth.WithTokenLookup(cases), auth.AllowAnonymous(loopback(cfg.HTTP.Addr)))
 	if err != nil {
 		return fmt.Errorf("loading API tokens: %w", err)
 	}
+	if err := authn.CheckOIDC(ctx); err != nil {
+		log.Warn().Err(err).Msg("OIDC issuer not reachable; JWT logins fail until it is")
+	}
+	area, err := openIncidents(cfg, cases, log.With().Str("component", "incidents").Logger())
+	if err != nil {
+		return err
+	}
 	srv, err := api.New(cfg.HTTP, api.Deps{
 		Publisher: b, Store: cases, Search: events, Auth: authn, DefaultTenant: cfg.Auth.DefaultTenant,
+		Clock: area.clock, Assets: area.systems(), Evidence: area.evidence, Reports: cfg.Incidents.Reports,
 		Rules: eng.Rules, ReloadRules: reloadRules, ExceptionsChanged: loadExceptions, Ready: map[string]api.Pinger{"bus": busPinger{b}, "cases": cases, "events": events}, Registry: reg,
 		Logger: log.With().Str("component", "api").Logger(), Version: version(),
 	})
@@ -186,6 +194,9 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, ready func(addr 
 	errc := make(chan error, 8+len(cfg.collectors))
 	engWG.Go(func() { errc <- wrap("engine", eng.Run(engCtx, time.Second, p.tickAlerts)) })
 	engWG.Go(func() { errc <- wrap("event retention", events.Run(engCtx)) })
+	engWG.Go(func() {
+		errc <- wrap("incidents", area.run(engCtx, cases, log.With().Str("component", "incidents").Logger()))
+	})
 	consWG.Go(func() { errc <- wrap("detect consumer", b.Consume(consCtx, consumerDetect, cfg.Bus.Workers, p.detect)) })
 	consWG.Go(func() { errc <- wrap("store consumer", b.Consume(consCtx, consumerStore, 1, p.store)) })
 

@@ -124,6 +124,16 @@ type incidentView struct {
 	Tenant     string `json:"tenant"`
 }
 
+// incidents lists the first page of incidents.
+func (s *server) incidents(t *testing.T) []incidentView {
+	t.Helper()
+	var page struct {
+		Items []incidentView `json:"items"`
+	}
+	s.get(t, "/api/v1/incidents", &page)
+	return page.Items
+}
+
 // waitFor polls until cond holds.
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
@@ -158,7 +168,7 @@ func TestEndToEnd(t *testing.T) {
 
 	var incs []incidentView
 	waitFor(t, "the encoded PowerShell incident", 60*time.Second, func() bool {
-		s.get(t, "/api/v1/incidents", &incs)
+		incs = s.incidents(t)
 		for _, inc := range incs {
 			if inc.RuleID == encodedPowerShellRule {
 				return true
@@ -217,8 +227,7 @@ func TestEndToEnd(t *testing.T) {
 	// Restart on the same data directory: everything is still there, and the
 	// same events sent again create nothing new.
 	s = startServer(t, dir, nil)
-	var incsAfter []incidentView
-	s.get(t, "/api/v1/incidents", &incsAfter)
+	incsAfter := s.incidents(t)
 	if len(incsAfter) != len(incs) {
 		t.Fatalf("incidents after restart: %d, before %d", len(incsAfter), len(incs))
 	}
@@ -288,8 +297,9 @@ func TestLoadConfig(t *testing.T) {
 			t.Errorf("collector validation lacks %q: %v", want, err)
 		}
 	}
-	_, err = loadConfig(write("log:\n  level: loud\nbus:\n  type: kafka\n  workers: 0\nhttp:\n  addr: 0.0.0.0:8080\nevents:\n  retention: 1m\n"), env(nil))
-	for _, want := range []string{"log.level", "bus.type", "bus.workers", "auth.tokens: required when http.addr", "events.retention"} {
+	_, err = loadConfig(write("log:\n  level: loud\nbus:\n  type: kafka\n  workers: 0\nevents:\n  retention: 1m\n"+
+		"incidents:\n  grouping: {keys: [colour]}\n  clock: {incident_regime: bogus}\n  notify: {webhooks: [{url: 'ftp://x'}]}\n"), env(nil))
+	for _, want := range []string{"log.level", "bus.type", "bus.workers", "events.retention", "incidents.grouping.keys[0]", "incidents.clock.", "incidents.notify."} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("validation lacks %q: %v", want, err)
 		}

@@ -21,6 +21,7 @@ type packet struct {
 	dport    uint16
 	oneWay   bool // ICMP without a reply type
 	tcpFlags uint8
+	seq      uint32 // TCP sequence number
 	payload  []byte
 }
 
@@ -144,6 +145,7 @@ func (d *decoder) decode(lt layers.LinkType, data []byte, ci gopacket.CaptureInf
 		case layers.LayerTypeTCP:
 			p.sport, p.dport = uint16(d.tcp.SrcPort), uint16(d.tcp.DstPort)
 			p.tcpFlags = tcpFlagByte(&d.tcp)
+			p.seq = d.tcp.Seq
 			p.payload = d.tcp.Payload
 		case layers.LayerTypeUDP:
 			p.sport, p.dport = uint16(d.udp.SrcPort), uint16(d.udp.DstPort)
@@ -252,6 +254,7 @@ func (d *decoder) transport(p *packet, b []byte) error {
 		}
 		p.sport, p.dport = uint16(d.tcp.SrcPort), uint16(d.tcp.DstPort)
 		p.tcpFlags = tcpFlagByte(&d.tcp)
+		p.seq = d.tcp.Seq
 		p.payload = d.tcp.Payload
 	case protoUDP:
 		if err := d.udp.DecodeFromBytes(b, df); err != nil {

@@ -69,6 +69,9 @@ func (p *Processor) base(dataset string, f *flow) *event.Event {
 
 // flowDone turns a finished flow into a "flow" event.
 func (p *Processor) flowDone(f *flow, reason string) {
+	if f.app != nil {
+		p.appDone(f)
+	}
 	p.stats.Flows++
 	ev := p.base("flow", f)
 	ev.ID = p.flowID("flow", f, 0)
@@ -88,6 +91,9 @@ func (p *Processor) flowDone(f *flow, reason string) {
 	if f.key.proto == protoTCP {
 		ev.Set("zeek.connection.history", str(string(f.history[:f.nhist])))
 	}
+	if f.svc != svcNone {
+		ev.Set("network.protocol", str(f.svc.String()))
+	}
 	p.send(ev)
 }
 
@@ -95,11 +101,12 @@ const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
 
 // dnsMessage decodes one DNS message of flow f and emits a "dns" event:
 // ECS dns.type "query" or "answer", the first question, the response code
-// and up to MaxDNSAnswers answers. Malformed messages are counted.
-func (p *Processor) dnsMessage(pk *packet, f *flow, b []byte) {
+// and up to MaxDNSAnswers answers. Malformed messages are counted; it
+// reports whether the message decoded.
+func (p *Processor) dnsMessage(pk *packet, f *flow, b []byte) bool {
 	if err := p.decodeDNS(b); err != nil {
 		p.stats.DNSMalformed++
-		return
+		return false
 	}
 	p.stats.DNSMessages++
 	d := &p.dns
@@ -167,6 +174,7 @@ func (p *Processor) dnsMessage(pk *packet, f *flow, b []byte) {
 		}
 	}
 	p.send(ev)
+	return true
 }
 
 // rcodeName is the RFC 1035/6895 mnemonic (NOERROR, NXDOMAIN, ...).

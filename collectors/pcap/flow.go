@@ -40,7 +40,12 @@ type flow struct {
 	history            [maxHistory]byte
 	nhist              uint8
 	closed             bool
-	list               int // index of the expiry list the flow is on
+	svc                service   // application protocol, once recognized
+	app                *tcpApp   // TCP stream inspection state, nil before data
+	isn                [2]uint32 // initial sequence number per direction, from the SYN
+	hasISN             [2]bool
+	appOff             bool // stream inspection finished for good
+	list               int  // index of the expiry list the flow is on
 	prev, next         *flow
 }
 

@@ -1,7 +1,6 @@
 package pcap
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"github.com/mangrove-soc/mangrove/collectors/event"
+	"github.com/mangrove-soc/mangrove/collectors/pcap/internal/tlshello"
 )
 
 // Options configure a Processor. Zero fields take the defaults.
@@ -36,6 +36,27 @@ type Options struct {
 	MaxDNSAnswers int
 	// CommunityID selects the seed and encoding of network.community_id.
 	CommunityID CommunityID
+	// MaxStreamBytes bounds the in-order bytes inspected per TCP direction
+	// (default 1 MiB, HTTP bodies skipped included); later bytes are not
+	// inspected, counted in Stats.StreamLimit.
+	MaxStreamBytes int
+	// MaxStreamBuffer bounds the bytes buffered per TCP direction, in-order
+	// bytes not yet parsed plus out-of-order segments (default 32 KiB);
+	// inspection of the direction stops when it is hit, counted in
+	// Stats.StreamLimit.
+	MaxStreamBuffer int
+	// MaxOutOfOrder bounds the out-of-order segments held per TCP
+	// direction (default 16); one more is a gap, counted in
+	// Stats.StreamGaps, and ends inspection of the direction.
+	MaxOutOfOrder int
+	// MaxReassemblyBytes bounds the bytes buffered for all TCP streams
+	// together (default 64 MiB); a direction that would exceed it stops
+	// being inspected, counted in Stats.ReassemblyLimit.
+	MaxReassemblyBytes int
+	// MaxHTTPPending bounds the requests waiting for their response per
+	// connection (default 32); the oldest is reported without a response
+	// when it is hit.
+	MaxHTTPPending int
 }
 
 func (o Options) withDefaults() Options {
@@ -57,6 +78,21 @@ func (o Options) withDefaults() Options {
 	if o.MaxDNSAnswers <= 0 {
 		o.MaxDNSAnswers = 32
 	}
+	if o.MaxStreamBytes <= 0 {
+		o.MaxStreamBytes = DefaultMaxStreamBytes
+	}
+	if o.MaxStreamBuffer <= 0 {
+		o.MaxStreamBuffer = DefaultMaxStreamBuffer
+	}
+	if o.MaxOutOfOrder <= 0 {
+		o.MaxOutOfOrder = 16
+	}
+	if o.MaxReassemblyBytes <= 0 {
+		o.MaxReassemblyBytes = DefaultMaxReassemblyBytes
+	}
+	if o.MaxHTTPPending <= 0 {
+		o.MaxHTTPPending = 32
+	}
 	return o
 }
 
@@ -74,9 +110,20 @@ type Stats struct {
 	FlowsEvicted    uint64 `json:"flows_evicted"`
 	DNSMessages     uint64 `json:"dns_messages"`
 	DNSMalformed    uint64 `json:"dns_malformed"`
+	// TCP stream inspection.
+	StreamBytes     uint64 `json:"stream_bytes"`     // in-order payload bytes inspected
+	StreamGaps      uint64 `json:"stream_gaps"`      // directions ended by a gap or too many out-of-order segments
+	StreamLimit     uint64 `json:"stream_limit"`     // directions ended by MaxStreamBytes or MaxStreamBuffer
+	ReassemblyLimit uint64 `json:"reassembly_limit"` // directions ended by MaxReassemblyBytes
+	AppMalformed    uint64 `json:"app_malformed"`    // TLS, HTTP, SSH or login streams that failed to parse
+	TLSHandshakes   uint64 `json:"tls_handshakes"`
+	HTTPMessages    uint64 `json:"http_messages"`
+	SSHConnections  uint64 `json:"ssh_connections"`
+	Logins          uint64 `json:"cleartext_logins"`
 }
 
-// Processor turns packets into flow and DNS events. It is not safe for
+// Processor turns packets into flow, DNS, TLS, HTTP, SSH and cleartext
+// login events. It is not safe for
 // concurrent use; run one per capture or worker.
 type Processor struct {
 	opts  Options
@@ -88,6 +135,10 @@ type Processor struct {
 	err   error // first emit error; stops processing
 	stats Stats
 	idBuf []byte
+	// reasm is the bytes buffered by all TCP streams (MaxReassemblyBytes).
+	reasm int
+	ch    tlshello.ClientHello
+	sh    tlshello.ServerHello
 }
 
 // NewProcessor returns a Processor that hands each event to emit. An error
@@ -135,15 +186,13 @@ func (p *Processor) Packet(lt layers.LinkType, data []byte, ci gopacket.CaptureI
 		return nil
 	}
 	f := p.table.add(pk)
-	if pk.proto == protoUDP && (pk.sport == 53 || pk.dport == 53) && len(pk.payload) > 0 {
-		p.dnsMessage(pk, f, pk.payload)
-	} else if pk.proto == protoTCP && (pk.sport == 53 || pk.dport == 53) && len(pk.payload) > 2 {
-		// DNS over TCP: messages wholly inside one segment, after their
-		// two-byte length. Messages split across segments are not
-		// reassembled.
-		if n := int(binary.BigEndian.Uint16(pk.payload)); n == len(pk.payload)-2 {
-			p.dnsMessage(pk, f, pk.payload[2:])
+	switch {
+	case pk.proto == protoUDP && (pk.sport == 53 || pk.dport == 53) && len(pk.payload) > 0:
+		if p.dnsMessage(pk, f, pk.payload) {
+			f.svc = svcDNS
 		}
+	case pk.proto == protoTCP:
+		p.tcpSegment(pk, f)
 	}
 	return p.err
 }

@@ -72,6 +72,9 @@ type Alert struct {
 	Event json.RawMessage `json:"event,omitempty"`
 	// IncidentID is set by the store once the alert is grouped.
 	IncidentID string `json:"incident_id,omitempty"`
+	// Status ("new", "acknowledged") and Assignee are set by analysts.
+	Status   string `json:"status,omitempty"`
+	Assignee string `json:"assignee,omitempty"`
 }
 
 // KV is one group-by value.

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/mangrove-soc/mangrove/detections"
+	"github.com/mangrove-soc/mangrove/detections/alert"
 )
 
 //go:embed builtin
@@ -58,6 +59,26 @@ type Config struct {
 	// Disabled lists rule IDs, file paths (as "<pack>/<path>", with * and ?
 	// wildcards) or tags ("tag:attack.t1110") whose rules are not loaded.
 	Disabled []string `yaml:"disabled"`
+	// Severity overrides the severity of the rules each entry selects; the
+	// first entry that selects a rule applies.
+	Severity []SeverityOverride `yaml:"severity"`
+}
+
+// SeverityOverride sets the severity of some rules, so that their alerts
+// carry it instead of the one the rule declares (a Sigma rule's level).
+type SeverityOverride struct {
+	// Rule selects rules as Config.Disabled does: a rule ID, a file path
+	// ("<pack>/<path>", with * and ? wildcards) or a tag ("tag:<tag>").
+	Rule string `yaml:"rule"`
+	// Level is informational, low, medium, high or critical.
+	Level string `yaml:"level"`
+}
+
+// severityRule is a rule whose severity can be overridden: the new rule
+// replaces it (sigma.Rule and sigma.Correlation). It must return a rule of
+// the same dynamic type, so that whoever groups rules by type still can.
+type severityRule interface {
+	WithSeverity(alert.Severity) detections.Rule
 }
 
 // Validate reports every problem at once.
@@ -73,6 +94,17 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("disabled[%d]: bad pattern %q: %w", i, p, err))
 		}
 	}
+	for i, o := range c.Severity {
+		switch _, err := path.Match(o.Rule, ""); {
+		case strings.TrimSpace(o.Rule) == "":
+			errs = append(errs, fmt.Errorf("severity[%d].rule: must not be empty", i))
+		case err != nil:
+			errs = append(errs, fmt.Errorf("severity[%d].rule: bad pattern %q: %w", i, o.Rule, err))
+		}
+		if _, err := alert.ParseSeverity(o.Level); err != nil {
+			errs = append(errs, fmt.Errorf("severity[%d].level: %q is not informational, low, medium, high or critical", i, o.Level))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -84,6 +116,7 @@ type Report struct {
 	Files       int     // rule files read
 	Rules       int     // rules loaded
 	Disabled    int     // rules skipped by Config.Disabled
+	Overridden  int     // rules whose severity Config.Severity changed
 	Unsupported int     // documents a kind recognized but does not run (errors.ErrUnsupported)
 	Errors      []error // problems, each naming its file
 	// UnsupportedErrors are the reasons behind Unsupported, each naming its
@@ -123,6 +156,15 @@ func Load(reg *detections.Registry, cfg Config) ([]detections.Rule, Report) {
 			if prev, dup := seen[m.ID]; dup {
 				rep.Errors = append(rep.Errors, fmt.Errorf("%s: rule id %s already loaded from %s; skipped", where, m.ID, prev))
 				continue
+			}
+			if i, sev, ok := overrideFor(cfg.Severity, m, where); ok && sev != m.Severity {
+				if sr, ok := r.(severityRule); ok {
+					r = sr.WithSeverity(sev)
+					rep.Overridden++
+				} else {
+					rep.Errors = append(rep.Errors, fmt.Errorf("%s: rule id %s: severity[%d]: %s rules do not support a severity override; kept %s",
+						where, m.ID, i, m.Kind, m.Severity))
+				}
 			}
 			seen[m.ID] = where
 			rules = append(rules, r)
@@ -276,19 +318,33 @@ func split(err error) []error {
 }
 
 func disabled(patterns []string, m detections.Meta, where string) bool {
-	for _, p := range patterns {
-		if tag, ok := strings.CutPrefix(p, "tag:"); ok {
-			if slices.ContainsFunc(m.Tags, func(t string) bool { return strings.EqualFold(t, tag) }) {
-				return true
-			}
+	return slices.ContainsFunc(patterns, func(p string) bool { return selects(p, m, where) })
+}
+
+// overrideFor returns the first override that selects the rule, its index
+// and its severity. Levels were checked by Config.Validate; an entry with
+// an invalid one selects nothing.
+func overrideFor(overrides []SeverityOverride, m detections.Meta, where string) (int, alert.Severity, bool) {
+	for i, o := range overrides {
+		if !selects(o.Rule, m, where) {
 			continue
 		}
-		if p == m.ID {
-			return true
-		}
-		if ok, _ := path.Match(p, where); ok {
-			return true
+		if sev, err := alert.ParseSeverity(o.Level); err == nil {
+			return i, sev, true
 		}
 	}
-	return false
+	return 0, 0, false
+}
+
+// selects reports whether pattern p (a rule ID, a path glob or "tag:<tag>")
+// selects the rule m loaded from where.
+func selects(p string, m detections.Meta, where string) bool {
+	if tag, ok := strings.CutPrefix(p, "tag:"); ok {
+		return slices.ContainsFunc(m.Tags, func(t string) bool { return strings.EqualFold(t, tag) })
+	}
+	if p == m.ID {
+		return true
+	}
+	ok, _ := path.Match(p, where)
+	return ok
 }

@@ -117,6 +117,18 @@ func newCorrelation(spec *corrSpec, meta detections.Meta, srcs []source) *Correl
 // Meta describes the correlation.
 func (c *Correlation) Meta() detections.Meta { return c.meta }
 
+// WithSeverity returns a new correlation like c, with no state, whose Meta
+// (and so every alert) has severity sev; the rule pack's severity override
+// uses it. The new correlation shares the correlations nested in c: use it
+// in place of c, never both. Call it before use.
+func (c *Correlation) WithSeverity(sev alert.Severity) detections.Rule {
+	meta := c.meta
+	meta.Severity = sev
+	n := newCorrelation(c.spec, meta, c.srcs)
+	n.maxGroups, n.now = c.maxGroups, c.now
+	return n
+}
+
 // SetMaxGroups changes the group bound (DefaultMaxGroups when n <= 0) of the
 // correlation and of the correlations nested in it. Call it before use.
 func (c *Correlation) SetMaxGroups(n int) {

@@ -100,12 +100,15 @@
 // # Many rules at once
 //
 // A Set evaluates many detection rules with the findings each would give
-// alone, routing by log source and skipping rules none of whose necessary
-// literals occur in the event (one Aho-Corasick pass); see Set.
+// alone: it evaluates only the rules whose necessary literals and exact
+// values all occur in the fields they read (one case-folding automaton pass
+// per field some rule reads, hash lookups for exact values and numbers),
+// and checks each log source condition at most once per event; see Set.
 //
 // Meta: ID is the rule id (or a hash of the path); Version hashes the
 // logsource and detection, so it changes exactly when the logic does;
-// Severity comes from level (medium when missing or unknown); Techniques are
-// the attack.tNNNN[.NNN] tags, upper case. Eval emits one Finding per
+// Severity comes from level (medium when missing or unknown; a rule pack
+// may override it with WithSeverity); Techniques are the attack.tNNNN[.NNN]
+// tags, upper case. Eval emits one Finding per
 // matching event, grouped by the host name when the event has one.
 package sigma

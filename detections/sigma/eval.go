@@ -312,6 +312,12 @@ type test struct {
 	refMode  refMode
 	refCased bool
 	keywords []string // opKeyword: fields searched first
+	// cidx, when not nil, holds the ASCII case-insensitive contains values
+	// of a test that is not under all, and rest its other matchers: a
+	// scalar matches when cidx finds one in its lower-cased text or a
+	// matcher of rest matches. matchers still holds them all.
+	cidx *containsIndex
+	rest []matcher
 }
 
 func (t *test) eval(st *state) bool {
@@ -386,6 +392,17 @@ func (t *test) matchValue(st *state, v *event.Value, p *candState) bool {
 
 // matchHay applies the matchers to one scalar.
 func (t *test) matchHay(st *state, h *hay) bool {
+	if t.cidx != nil {
+		if t.cidx.any(h.lower(st)) {
+			return true
+		}
+		for i := range t.rest {
+			if t.rest[i].match(st, h) {
+				return true
+			}
+		}
+		return false
+	}
 	if t.all {
 		for i := range t.matchers {
 			if !t.matchers[i].match(st, h) {
@@ -557,6 +574,13 @@ func (t *test) cost() int {
 		return 100 + 10*c
 	}
 	c := 0
+	if t.cidx != nil {
+		c = 10
+		for i := range t.rest {
+			c += t.rest[i].cost()
+		}
+		return 2*len(t.field.cands) + c
+	}
 	for i := range t.matchers {
 		c += t.matchers[i].cost()
 	}

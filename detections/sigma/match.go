@@ -389,6 +389,7 @@ type matcher struct {
 	text   string // mNum and mBool: the value's text, lower case
 	b      bool
 	re     *regexp.Regexp
+	rs     reShape // mRegex: what the expression's syntax tells
 	prefix netip.Prefix
 	part   timePart // mTime
 }
@@ -409,6 +410,12 @@ func (m *matcher) match(st *state, h *hay) bool {
 		}
 		return h.kind == event.String && strings.EqualFold(h.text, m.text)
 	case mRegex:
+		switch {
+		case len(h.text) < m.rs.minLen:
+			return false
+		case m.rs.runRunes > 0:
+			return m.rs.matchRun(h.text)
+		}
 		return m.re.MatchString(h.text)
 	case mCIDR:
 		if h.kind != event.String {

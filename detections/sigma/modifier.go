@@ -281,7 +281,9 @@ func (rc *ruleCompiler) compileItem(key string, vals []*yaml.Node, at *yaml.Node
 		f, op = rc.field(ch.field), opValues
 	}
 	mk := func(ms []matcher, all bool) *node {
-		return &node{kind: nTest, test: &test{op: op, field: f, matchers: ms, all: all, keywords: rc.c.pipeline.keywords}}
+		t := &test{op: op, field: f, matchers: ms, all: all, keywords: rc.c.pipeline.keywords}
+		t.index()
+		return &node{kind: nTest, test: t}
 	}
 	split := false
 	for _, g := range groups {
@@ -322,7 +324,7 @@ func (rc *ruleCompiler) compileValue(ch chain, v *yaml.Node, keyword bool) ([]ma
 		if err != nil {
 			return nil, fmt.Errorf("invalid regular expression (RE2 syntax: no lookaround or backreferences): %w", err)
 		}
-		return []matcher{{kind: mRegex, re: re}}, nil
+		return []matcher{{kind: mRegex, re: re, rs: shapeOf(re)}}, nil
 	case "cidr":
 		pfx, err := netip.ParsePrefix(text)
 		if err != nil {

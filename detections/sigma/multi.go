@@ -3,61 +3,150 @@ package sigma
 import (
 	"context"
 	"fmt"
-	"regexp/syntax"
+	"slices"
 	"sync"
-	"unicode"
-	"unicode/utf8"
-
-	"github.com/coregx/ahocorasick"
 
 	"github.com/mangrove-soc/mangrove/collectors/event"
 	"github.com/mangrove-soc/mangrove/detections"
 )
 
-// Literal lengths: any part of a necessary literal is necessary too, so
-// literals are cut to their last maxLiteral bytes (the end of a path or
-// name is the distinctive part) to keep the automaton small; literals
-// shorter than minLiteral occur in nearly every event and are not used.
-const (
-	maxLiteral = 16
-	minLiteral = 3
-)
-
 // Set evaluates many detection rules at once, with the same results as
 // evaluating each (Rule.Eval):
 //
-//   - rules are routed by log source: each distinct pipeline condition is
-//     checked once per event, and only the rules behind the conditions that
-//     hold go on;
-//   - each rule has, where its detection allows, a set of necessary literals
-//     (one of them occurs, ASCII lower-cased, in some value of any event the
-//     rule matches); one Aho-Corasick pass over the event's lower-cased
-//     values finds them, and rules none of whose literals occur are skipped.
+//   - each rule has, where its detection allows, groups of necessary terms,
+//     each tied to a field (node.litGroups): for every event the rule
+//     matches, in each group one term holds for a value of the group's
+//     field — a literal occurs in it (ASCII case ignored), or it equals an
+//     exact text or number. One automaton per family of event field names
+//     finds the literals, in the values of only the fields some rule reads
+//     (and of every field for keyword searches); hash tables find the
+//     exact values. A rule whose groups are not all satisfied is skipped;
+//   - the remaining rules are routed by log source: each distinct pipeline
+//     condition is checked at most once per event, and only for the rules
+//     that remain.
 //
 // A Set is immutable and safe for concurrent use.
 type Set struct {
-	rules  []*Rule
-	metas  []detections.Meta
-	routes []route
-	// always[i]: rule i has no literal set and is evaluated whenever its
-	// route holds.
-	always []bool
-	ac     *ahocorasick.Automaton
-	byLit  [][]int32 // per automaton pattern: the rules it admits
+	rules []*Rule
+	metas []detections.Meta
+	// routes are the distinct log source conditions (nil: none), routeOf
+	// each rule's.
+	routes  []*node
+	routeOf []int32
+	// always lists, in order, the rules without literal groups: evaluated
+	// whenever their route holds.
+	always []int32
+	// need[i] is the number of groups of rule i; groupRule[g] the rule of
+	// group g.
+	need      []int32
+	groupRule []int32
+	// byName holds the scanner of each event field name some group reads;
+	// the one under event.KeyDataset also scans Event.Dataset.
+	byName map[string]*fieldScan
+	// anyField, when not nil, scans the values of every field without a
+	// scanner in byName (whose automata hold its literals too): keyword
+	// searches read any field.
+	anyField *fieldScan
+	// keywords are the fields every keyword search reads first (message):
+	// when the event has one as a string, keyword searches read only
+	// those, and anyField scans only them. Nil when the searches differ.
+	keywords []string
+	// scanBytes is the heap held by the automata.
+	scanBytes int
 }
 
-type route struct {
-	ls    *node // nil: no log source condition
-	rules []int32
+// fieldScan finds the terms of the groups that read one event field.
+type fieldScan struct {
+	sc     *litScanner // shared by the fields of one family; nil: none
+	groups [][]int32   // per literal of sc: the groups it satisfies here
+	// exact and nums: the groups satisfied by a value whose ASCII
+	// lower-cased text, or whose number, is the key.
+	exact    map[string][]int32
+	exactMax int // the longest key of exact: a longer text is no key
+	nums     map[float64][]int32
+	// alsoAny: the value is scanned by Set.anyField too (keyword literals
+	// are not in sc).
+	alsoAny bool
+}
+
+// Automaton sizes: a family whose literals add up to more than
+// maxFamilyBytes keeps only their last shortLiteral bytes, which bounds its
+// automaton (about one state per byte) at the price of a few more
+// candidates.
+const (
+	maxFamilyBytes = 1 << 16
+	shortLiteral   = 8
+)
+
+// cutLiteral returns n bytes of l: the window with the most adjacent pairs
+// of punctuation (`\..\`, `" -`, rarer in values than words), the last
+// such window on a tie (the end of a path or name is the distinctive part).
+func cutLiteral(l string, n int) string {
+	if len(l) <= n {
+		return l
+	}
+	punct := func(c byte) bool {
+		return !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c >= 0x80)
+	}
+	pairs := make([]int, len(l)) // pairs[i]: l[i-1] and l[i] are punctuation
+	for i := 1; i < len(l); i++ {
+		if punct(l[i-1]) && punct(l[i]) {
+			pairs[i] = 1
+		}
+	}
+	best, bestScore := len(l)-n, -1
+	for start := len(l) - n; start >= 0; start-- {
+		score := 0
+		for i := start + 1; i < start+n; i++ {
+			score += pairs[i]
+		}
+		if score > bestScore {
+			best, bestScore = start, score
+		}
+	}
+	return l[best : best+n]
 }
 
 // NewSet builds a Set of rules. Only *Rule (detection rules) can be part of
 // a Set; it returns an error naming any other rule.
 func NewSet(rules []detections.Rule) (*Set, error) {
-	s := &Set{}
-	routeOf := map[*node]int{}
-	lits := map[string]int{}
-	var pats []string
+	s := &Set{byName: map[string]*fieldScan{}}
+	routeOf := map[*node]int32{}
+	// Per event field name ("" for any field): the groups of each
+	// literal, exact text and number, and the Sigma field that first named
+	// it.
+	type nameTerms struct {
+		family string
+		sub    map[string][]int32
+		exact  map[string][]int32
+		nums   map[float64][]int32
+	}
+	names := map[string]*nameTerms{}
+	keywordField := map[string]bool{}
+	kwSeen, kwMixed := false, false
+	addTo := func(m map[string][]int32, k string, g int32) {
+		if l := m[k]; len(l) == 0 || l[len(l)-1] != g {
+			m[k] = append(l, g)
+		}
+	}
+	add := func(name, fam string, t litTerm, g int32) {
+		nt := names[name]
+		if nt == nil {
+			nt = &nameTerms{family: fam, sub: map[string][]int32{}, exact: map[string][]int32{}, nums: map[float64][]int32{}}
+			names[name] = nt
+		}
+		switch t.kind {
+		case tSub:
+			addTo(nt.sub, t.lit, g)
+		case tExact:
+			addTo(nt.exact, t.lit, g)
+		case tNum:
+			addTo(nt.exact, t.lit, g)
+			if l := nt.nums[t.num]; len(l) == 0 || l[len(l)-1] != g {
+				nt.nums[t.num] = append(l, g)
+			}
+		}
+	}
 	for _, dr := range rules {
 		r, ok := dr.(*Rule)
 		if !ok {
@@ -68,35 +157,163 @@ func NewSet(rules []detections.Rule) (*Set, error) {
 		s.metas = append(s.metas, r.meta)
 		ri, ok := routeOf[r.ls]
 		if !ok {
-			ri = len(s.routes)
+			ri = int32(len(s.routes))
 			routeOf[r.ls] = ri
-			s.routes = append(s.routes, route{ls: r.ls})
+			s.routes = append(s.routes, r.ls)
 		}
-		s.routes[ri].rules = append(s.routes[ri].rules, i)
-		ls, ok := r.det.literals()
-		s.always = append(s.always, !ok)
-		for _, l := range ls {
-			if len(l) > maxLiteral {
-				l = l[len(l)-maxLiteral:]
-			}
-			p, seen := lits[l]
-			if !seen {
-				p = len(pats)
-				lits[l] = p
-				pats = append(pats, l)
-				s.byLit = append(s.byLit, nil)
-			}
-			if n := len(s.byLit[p]); n == 0 || s.byLit[p][n-1] != i {
-				s.byLit[p] = append(s.byLit[p], i)
+		s.routeOf = append(s.routeOf, ri)
+		gs, ok := r.det.litGroups()
+		s.need = append(s.need, int32(len(gs)))
+		if !ok {
+			s.always = append(s.always, i)
+			continue
+		}
+		for _, g := range gs {
+			gi := int32(len(s.groupRule))
+			s.groupRule = append(s.groupRule, i)
+			for _, t := range g {
+				if t.field == nil {
+					add("", "", t, gi)
+					for _, k := range t.keywords {
+						keywordField[k] = true
+					}
+					switch {
+					case !kwSeen:
+						s.keywords, kwSeen = t.keywords, true
+					case !slices.Equal(s.keywords, t.keywords):
+						kwMixed = true
+					}
+					continue
+				}
+				for _, c := range t.field.cands {
+					add(c.name, t.field.name, t, gi)
+				}
 			}
 		}
 	}
-	if len(pats) > 0 {
-		ac, err := ahocorasick.NewBuilder().AddStrings(pats).Build()
-		if err != nil {
-			return nil, fmt.Errorf("sigma: building the literal automaton: %w", err)
+	if kwMixed {
+		s.keywords = nil
+	}
+	// The event fields of one Sigma field family (Image, NewProcessName,
+	// process.executable, ...) share one automaton of all their literals:
+	// a field's table ignores the literals of the others. Keyword literals
+	// (any field) join the automata that are large already and those of
+	// the keyword fields (message), so that long values are scanned once;
+	// a field of another small family is scanned by the keyword automaton
+	// too.
+	var anyLits map[string][]int32
+	if nt := names[""]; nt != nil {
+		anyLits = nt.sub
+	}
+	famLits := map[string]map[string]bool{}
+	famKeyword := map[string]bool{}
+	for name, nt := range names {
+		if name == "" {
+			continue
 		}
-		s.ac = ac
+		if keywordField[name] {
+			famKeyword[nt.family] = true
+		}
+		f := famLits[nt.family]
+		if f == nil {
+			f = map[string]bool{}
+			famLits[nt.family] = f
+		}
+		for l := range nt.sub {
+			f[l] = true
+		}
+	}
+	famLits[""] = map[string]bool{}
+	for l := range anyLits {
+		famLits[""][l] = true
+	}
+	type famScan struct {
+		sc      *litScanner
+		index   map[string]int32 // by cut literal: its index in sc
+		cut     int
+		withAny bool
+	}
+	fams := map[string]*famScan{}
+	for fam, set := range famLits {
+		withAny := fam == "" || len(set) >= len(anyLits) || famKeyword[fam]
+		if withAny {
+			for l := range anyLits {
+				set[l] = true
+			}
+		}
+		if len(set) == 0 {
+			continue
+		}
+		// A family whose trie would be large keeps shorter literals.
+		f := &famScan{index: map[string]int32{}, cut: maxLiteral, withAny: withAny}
+		total := 0
+		for l := range set {
+			total += len(l)
+		}
+		if total > maxFamilyBytes {
+			f.cut = shortLiteral
+		}
+		keys := make([]string, 0, len(set))
+		for l := range set {
+			keys = append(keys, cutLiteral(l, f.cut))
+		}
+		slices.Sort(keys)
+		keys = slices.Compact(keys)
+		for i, k := range keys {
+			f.index[k] = int32(i)
+		}
+		sc, err := newLitScanner(keys)
+		if err != nil {
+			return nil, fmt.Errorf("sigma: building the literal automaton of %s: %w", fam, err)
+		}
+		f.sc = sc
+		fams[fam] = f
+		s.scanBytes += sc.size()
+	}
+	for name, nt := range names {
+		f := fams[nt.family]
+		fs := &fieldScan{}
+		if f != nil {
+			fs.sc = f.sc
+			fs.groups = make([][]int32, len(f.index))
+			addLits := func(byLit map[string][]int32) {
+				for l, gs := range byLit {
+					i := f.index[cutLiteral(l, f.cut)]
+					fs.groups[i] = append(fs.groups[i], gs...)
+				}
+			}
+			addLits(nt.sub)
+			if name != "" && f.withAny {
+				addLits(anyLits)
+			}
+			used := false
+			for i, gs := range fs.groups {
+				slices.Sort(gs)
+				fs.groups[i] = slices.Clip(slices.Compact(gs))
+				used = used || len(gs) > 0
+			}
+			if !used {
+				// Only exact values or numbers of this field: no scan.
+				fs.sc, fs.groups = nil, nil
+			}
+		}
+		if len(nt.exact) > 0 {
+			fs.exact = nt.exact
+			for k := range nt.exact {
+				fs.exactMax = max(fs.exactMax, len(k))
+			}
+		}
+		if len(nt.nums) > 0 {
+			fs.nums = nt.nums
+		}
+		if name == "" {
+			s.anyField = fs
+			continue
+		}
+		if (f == nil || !f.withAny) && anyLits != nil {
+			fs.alsoAny = true
+		}
+		s.byName[name] = fs
 	}
 	return s, nil
 }
@@ -106,85 +323,188 @@ func (s *Set) Metas() []detections.Meta { return s.metas }
 
 // setScratch is per-evaluation memory, pooled.
 type setScratch struct {
-	hay  []byte
-	mark []uint32 // per rule: gen when a literal of the rule occurred
-	gen  uint32
+	gen    uint32
+	gmark  []uint32 // per group: gen when satisfied
+	rmark  []uint32 // per rule: gen when rcount is current
+	rcount []int32  // per rule: groups satisfied
+	route  []uint32 // per route: gen<<1 | holds, when evaluated
+	hits   []int32
+	cands  []int32
+	low    []byte       // a value's text lowered, for the exact tables
+	fields []*fieldScan // per event field: its scanner
 }
 
-var setScratchPool = sync.Pool{New: func() any { return &setScratch{hay: make([]byte, 0, 4096)} }}
+var setScratchPool = sync.Pool{New: func() any { return &setScratch{} }}
 
-// EvalAll evaluates every rule of the set on ev and calls emit with the
-// index of each matching rule (in Metas) and its Finding, in rule order
-// within each log source route. It never fails.
-func (s *Set) EvalAll(ctx context.Context, ev *event.Event, emit func(rule int, f detections.Finding)) error {
-	sc := setScratchPool.Get().(*setScratch)
-	defer setScratchPool.Put(sc)
-	if len(sc.mark) < len(s.rules) {
-		sc.mark = make([]uint32, len(s.rules))
+// reset readies sc for one evaluation of s.
+//
+// Marks are valid when equal to gen, which grows with every use of the
+// scratch, whichever Set uses it; all marks are cleared together when an
+// array grows (for a larger Set) or gen would overflow.
+func (sc *setScratch) reset(s *Set) {
+	if len(sc.gmark) < len(s.groupRule) || len(sc.rmark) < len(s.rules) || len(sc.route) < len(s.routes) {
+		sc.gmark = make([]uint32, max(len(sc.gmark), len(s.groupRule)))
+		sc.rmark = make([]uint32, max(len(sc.rmark), len(s.rules)))
+		sc.rcount = make([]int32, len(sc.rmark))
+		sc.route = make([]uint32, max(len(sc.route), len(s.routes)))
 		sc.gen = 0
 	}
 	sc.gen++
-	if sc.gen == 0 { // wrapped: forget every old mark
-		clear(sc.mark)
+	if sc.gen >= 1<<31 { // route marks keep gen<<1
+		clear(sc.gmark)
+		clear(sc.rmark)
+		clear(sc.route)
 		sc.gen = 1
 	}
-	scanned := false
+	sc.cands = sc.cands[:0]
+}
+
+// EvalAll evaluates every rule of the set on ev and calls emit with the
+// index of each matching rule (in Metas) and its Finding, in rule order.
+// It never fails.
+func (s *Set) EvalAll(ctx context.Context, ev *event.Event, emit func(rule int, f detections.Finding)) error {
+	sc := setScratchPool.Get().(*setScratch)
+	defer setScratchPool.Put(sc)
+	sc.reset(s)
+	if len(s.byName) > 0 || s.anyField != nil {
+		// Resolve each field's scanner, and whether the event has a keyword
+		// field holding a string.
+		kwOnly := false
+		sc.fields = sc.fields[:0]
+		for i := range ev.Fields {
+			f := &ev.Fields[i]
+			sc.fields = append(sc.fields, s.byName[f.Name])
+			if !kwOnly && f.Value.Kind == event.String && s.anyField != nil && slices.Contains(s.keywords, f.Name) {
+				// As keyword searches find it (Event.Get).
+				v, ok := ev.Get(f.Name)
+				kwOnly = ok && v.Kind == event.String
+			}
+		}
+		for i := range ev.Fields {
+			f := &ev.Fields[i]
+			fs := sc.fields[i]
+			any := s.anyField != nil && (!kwOnly || slices.Contains(s.keywords, f.Name))
+			switch {
+			case fs == nil && any:
+				fs = s.anyField
+			case fs != nil && fs.alsoAny && any:
+				s.scanValue(sc, s.anyField, &f.Value)
+			}
+			if fs != nil {
+				s.scanValue(sc, fs, &f.Value)
+			}
+		}
+		if ev.Dataset != "" {
+			if fs := s.byName[event.KeyDataset]; fs != nil {
+				s.scanText(sc, fs, ev.Dataset)
+			}
+		}
+	}
+	slices.Sort(sc.cands)
 	st := getState(ev)
 	defer putState(st)
-	for ri := range s.routes {
-		rt := &s.routes[ri]
-		if rt.ls != nil && !rt.ls.eval(st) {
+	// Merge the candidates with the rules evaluated always, in rule order.
+	a, c := s.always, sc.cands
+	for len(a) > 0 || len(c) > 0 {
+		var i int32
+		if len(c) == 0 || len(a) > 0 && a[0] < c[0] {
+			i, a = a[0], a[1:]
+		} else {
+			i, c = c[0], c[1:]
+		}
+		if !s.routeHolds(sc, st, s.routeOf[i]) {
 			continue
 		}
-		if !scanned && s.ac != nil {
-			scanned = true
-			sc.hay = appendHay(sc.hay[:0], ev)
-			for _, m := range s.ac.FindAllOverlapping(sc.hay) {
-				for _, i := range s.byLit[m.PatternID] {
-					sc.mark[i] = sc.gen
-				}
-			}
-		}
-		for _, i := range rt.rules {
-			if !s.always[i] && sc.mark[i] != sc.gen {
-				continue
-			}
-			if s.rules[i].det.eval(st) {
-				emit(int(i), s.rules[i].finding(ev))
-			}
+		if r := s.rules[i]; r.det.eval(st) {
+			emit(int(i), r.finding(ev))
 		}
 	}
 	return nil
 }
 
-// appendHay appends the ASCII lower-cased text of every value of ev, each
-// followed by a NUL, and of its dataset.
-func appendHay(b []byte, ev *event.Event) []byte {
-	b = appendLower(b, ev.Dataset)
-	for i := range ev.Fields {
-		b = appendValue(b, &ev.Fields[i].Value)
+// routeHolds evaluates log source condition ri at most once per event.
+func (s *Set) routeHolds(sc *setScratch, st *state, ri int32) bool {
+	ls := s.routes[ri]
+	if ls == nil {
+		return true
 	}
-	return b
+	if m := sc.route[ri]; m>>1 == sc.gen {
+		return m&1 == 1
+	}
+	ok := ls.eval(st)
+	m := sc.gen << 1
+	if ok {
+		m |= 1
+	}
+	sc.route[ri] = m
+	return ok
 }
 
-func appendValue(b []byte, v *event.Value) []byte {
+// scanValue scans a value of a field: a scalar, or each element of a list.
+func (s *Set) scanValue(sc *setScratch, fs *fieldScan, v *event.Value) {
 	switch v.Kind {
-	case event.String, event.Number:
-		return appendLower(b, v.Str)
+	case event.String:
+		s.scanText(sc, fs, v.Str)
+	case event.Number:
+		s.scanText(sc, fs, v.Str)
+		if fs.nums != nil {
+			s.mark(sc, fs.nums[v.Num])
+		}
 	case event.Bool:
 		if v.Bool {
-			return append(b, "true\x00"...)
+			s.scanText(sc, fs, "true")
+		} else {
+			s.scanText(sc, fs, "false")
 		}
-		return append(b, "false\x00"...)
 	case event.List:
 		for i := range v.List {
-			b = appendValue(b, &v.List[i])
+			e := &v.List[i]
+			if e.Kind == event.List {
+				// Matchers see a nested list (never decoded, but Set can
+				// make one) as a scalar with its text.
+				s.scanText(sc, fs, e.Str)
+			}
+			s.scanValue(sc, fs, e)
 		}
 	}
-	return b
 }
 
-func appendLower(b []byte, s string) []byte {
+// scanText marks the groups satisfied by a value's text.
+func (s *Set) scanText(sc *setScratch, fs *fieldScan, text string) {
+	if fs.sc != nil {
+		sc.hits = fs.sc.scan(text, sc.hits[:0])
+		for _, h := range sc.hits {
+			s.mark(sc, fs.groups[h])
+		}
+	}
+	if fs.exact != nil && len(text) <= fs.exactMax {
+		sc.low = appendLowerASCII(sc.low[:0], text)
+		s.mark(sc, fs.exact[string(sc.low)])
+	}
+}
+
+// mark marks groups satisfied, and adds each rule whose every group is now
+// satisfied to the candidates.
+func (s *Set) mark(sc *setScratch, groups []int32) {
+	gen := sc.gen
+	for _, g := range groups {
+		if sc.gmark[g] == gen {
+			continue
+		}
+		sc.gmark[g] = gen
+		r := s.groupRule[g]
+		if sc.rmark[r] != gen {
+			sc.rmark[r], sc.rcount[r] = gen, 0
+		}
+		sc.rcount[r]++
+		if sc.rcount[r] == s.need[r] {
+			sc.cands = append(sc.cands, r)
+		}
+	}
+}
+
+// appendLowerASCII appends s with its ASCII letters lower-cased.
+func appendLowerASCII(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if 'A' <= c && c <= 'Z' {
@@ -192,188 +512,5 @@ func appendLower(b []byte, s string) []byte {
 		}
 		b = append(b, c)
 	}
-	return append(b, 0)
-}
-
-// literals returns strings of which at least one occurs, ASCII lower-cased,
-// in a value (or the dataset) of every event the node holds for; ok is
-// false when no such set is known (negations, numbers, regular
-// expressions, Unicode folding, ...).
-func (n *node) literals() ([]string, bool) {
-	switch n.kind {
-	case nTest:
-		return n.test.literals()
-	case nAnd:
-		var best []string
-		found := false
-		for _, k := range n.kids {
-			if l, ok := k.literals(); ok && (!found || betterLits(l, best)) {
-				best, found = l, true
-			}
-		}
-		return best, found
-	case nOr:
-		var all []string
-		for _, k := range n.kids {
-			l, ok := k.literals()
-			if !ok {
-				return nil, false
-			}
-			all = append(all, l...)
-		}
-		return all, len(all) > 0
-	}
-	return nil, false
-}
-
-// betterLits prefers the set whose shortest literal is longer (up to
-// maxLiteral), then the smaller set.
-func betterLits(a, b []string) bool {
-	ma, mb := minLen(a), minLen(b)
-	if ma != mb {
-		return ma > mb
-	}
-	return len(a) < len(b)
-}
-
-func minLen(l []string) int {
-	m := maxLiteral
-	for _, s := range l {
-		m = min(m, len(s))
-	}
-	return m
-}
-
-func (t *test) literals() ([]string, bool) {
-	if (t.op != opValues && t.op != opKeyword) || len(t.matchers) == 0 {
-		return nil, false
-	}
-	if t.all {
-		// Every matcher must match: any one's literal is necessary.
-		var best []string
-		for i := range t.matchers {
-			if l, ok := t.matchers[i].literal(); ok && (best == nil || betterLits(l, best)) {
-				best = l
-			}
-		}
-		return best, best != nil
-	}
-	out := make([]string, 0, len(t.matchers))
-	for i := range t.matchers {
-		l, ok := t.matchers[i].literal()
-		if !ok {
-			return nil, false
-		}
-		out = append(out, l...)
-	}
-	return out, true
-}
-
-// literal returns strings one of which occurs, ASCII lower-cased, in every
-// value the matcher matches; each at least minLiteral bytes long, or a
-// non-ASCII character's encoding (rare in events).
-func (m *matcher) literal() ([]string, bool) {
-	if m.kind == mRegex {
-		r, err := syntax.Parse(m.re.String(), syntax.Perl)
-		if err != nil {
-			return nil, false
-		}
-		return regexLiterals(r.Simplify())
-	}
-	if m.kind != mGlob {
-		return nil, false
-	}
-	lit := ""
-	switch m.pat.shape {
-	case shExact, shPrefix, shSuffix, shContains:
-		lit = m.pat.lit
-	case shGlob:
-		for _, t := range m.pat.toks {
-			if t.kind == gLit && len(t.lit) > len(lit) {
-				lit = t.lit
-			}
-		}
-	}
-	if m.pat.fold == foldUnicode {
-		return unicodeLiterals(lit)
-	}
-	if len(lit) < minLiteral {
-		return nil, false
-	}
-	return []string{lowerASCII(lit)}, true
-}
-
-// unicodeLiterals returns the necessary literals of a pattern compared by
-// Unicode simple folding: its longest run of characters without other case
-// forms when long enough, or else every case form of its first non-ASCII
-// cased character.
-func unicodeLiterals(lit string) ([]string, bool) {
-	best, run := "", 0
-	for i, r := range lit {
-		if unicode.SimpleFold(r) != r {
-			run = i + utf8.RuneLen(r)
-			continue
-		}
-		if i+utf8.RuneLen(r)-run > len(best) {
-			best = lit[run : i+utf8.RuneLen(r)]
-		}
-	}
-	if len(best) >= minLiteral {
-		return []string{best}, true
-	}
-	for _, r := range lit {
-		if r < utf8.RuneSelf || unicode.SimpleFold(r) == r {
-			continue
-		}
-		var out []string
-		for f := r; ; {
-			if f < utf8.RuneSelf {
-				return nil, false // an ASCII form: too common
-			}
-			out = append(out, string(f))
-			if f = unicode.SimpleFold(f); f == r {
-				return out, true
-			}
-		}
-	}
-	return nil, false
-}
-
-// regexLiterals returns literals one of which occurs in every text the
-// expression matches, like node.literals: a concatenation needs any one of
-// its parts, an alternation one of its branches.
-func regexLiterals(r *syntax.Regexp) ([]string, bool) {
-	switch r.Op {
-	case syntax.OpLiteral:
-		s := string(r.Rune)
-		if len(s) < minLiteral || (r.Flags&syntax.FoldCase != 0 && needsUnicodeFold(s)) {
-			return nil, false
-		}
-		return []string{lowerASCII(s)}, true
-	case syntax.OpCapture, syntax.OpPlus:
-		return regexLiterals(r.Sub[0])
-	case syntax.OpRepeat:
-		if r.Min >= 1 {
-			return regexLiterals(r.Sub[0])
-		}
-	case syntax.OpConcat:
-		var best []string
-		for _, sub := range r.Sub {
-			if l, ok := regexLiterals(sub); ok && (best == nil || betterLits(l, best)) {
-				best = l
-			}
-		}
-		return best, best != nil
-	case syntax.OpAlternate:
-		var all []string
-		for _, sub := range r.Sub {
-			l, ok := regexLiterals(sub)
-			if !ok {
-				return nil, false
-			}
-			all = append(all, l...)
-		}
-		return all, true
-	}
-	return nil, false
+	return b
 }

@@ -1,52 +1,177 @@
 package sigma
 
 import (
+	"math/rand/v2"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/mangrove-soc/mangrove/detections"
 )
 
-func TestLiterals(t *testing.T) {
+func TestLitGroups(t *testing.T) {
 	cases := []struct {
 		detection string
-		want      []string // nil: no literal set
+		want      [][]string // per group, its terms (=exact, #number, else substring); nil: none
 	}{
-		{"s: {Image|endswith: '\\Cmd.EXE'}\ncondition: s", []string{`\cmd.exe`}},
-		{"s: {Image|endswith: ['\\a.exe', '\\b.exe']}\ncondition: s", []string{`\a.exe`, `\b.exe`}},
-		{"s: {CommandLine|contains|all: [' -x ', 'download']}\ncondition: s", []string{"download"}},
-		{"s: {A: 'abc*def*'}\ncondition: s", []string{"abc"}},
-		{"a: {A: xyz}\nb: {B|contains: longer}\ncondition: a and b", []string{"longer"}},
+		{"s: {Image|endswith: '\\Cmd.EXE'}\ncondition: s", [][]string{{`\cmd.exe`}}},
+		{"s: {Image|endswith: ['\\a.exe', '\\b.exe']}\ncondition: s", [][]string{{`\a.exe`, `\b.exe`}}},
+		{"s: {CommandLine|contains|all: [' -x ', 'download']}\ncondition: s", [][]string{{" -x "}, {"download"}}},
+		{"s: {A: 'abc*def*'}\ncondition: s", [][]string{{"abc"}, {"def"}}},
+		{"a: {A: xyz}\nb: {B|contains: longer}\ncondition: a and b", [][]string{{"=xyz"}, {"longer"}}},
+		{"a: {A: xyz}\nb: {B|contains: longer}\ncondition: a and not b", [][]string{{"=xyz"}}},
 		{"a: {A: xyz}\nb: {B|re: 'x+'}\ncondition: a or b", nil},
-		{"a: {A: xyz}\nb: {B|re: '(?i)Invoke-(Web|Rest)Method\\s+x'}\ncondition: a or b", []string{"xyz", "invoke-"}},
-		{"b: {B|re: 'ab(cde|fgh)'}\ncondition: b", []string{"cde", "fgh"}},
+		{"a: {A: xyz}\nb: {B|re: '(?i)Invoke-(Web|Rest)Method\\s+x'}\ncondition: a or b", [][]string{{"=xyz", "invo"}, {"=xyz", "method"}}},
+		// Under i, k and s also match the Kelvin sign and the long s.
+		{"b: {B|re: '(?i)kerberos::golden'}\ncondition: b", [][]string{{"::golden"}}},
+		{"b: {B|re: 'kerberos::golden'}\ncondition: b", [][]string{{"kerberos::golden"}}},
+		// (a and b) or c distributes: (a or c) and (b or c).
+		{"a: {A|contains: aaa, B|contains: [bbb, bbbb]}\nc: {C|contains: ccc}\ncondition: a or c", [][]string{{"aaa", "ccc"}, {"bbb", "bbbb", "ccc"}}},
+		{"a: {A|contains: aaa}\nc: {C|contains: ccc}\nd: {D: 1}\ncondition: a or (c and not d)", [][]string{{"aaa", "ccc"}}},
+		{"a: {A|contains: aaa}\nd: {D: 1}\ncondition: a or not d", nil},
+		{"b: {B|re: 'ab(cde|fgh)'}\ncondition: b", [][]string{{"cde", "fgh"}}},
 		{"b: {B|re: '(abc)?x'}\ncondition: b", nil},
+		{"b: {B|re: '[Ii][Ee][Xx]\\('}\ncondition: b", [][]string{{"iex("}}},
+		{"b: {B|re: 'a[Bb]c'}\ncondition: b", [][]string{{"abc"}}},
+		{"b: {B|re: 'a[bc]d'}\ncondition: b", nil},
 		{"a: {A: xyz}\ncondition: not a", nil},
-		{"a: {A: 5}\ncondition: a", nil},
-		{"a: {A|cased: ABC}\ncondition: a", []string{"abc"}},
-		{"a: {A: 'ÄBC'}\ncondition: a", []string{"Ä", "ä"}},           // Unicode folding: the case forms of Ä
-		{"a: {A|contains: 'Жx-123'}\ncondition: a", []string{"-123"}}, // or a caseless run
-		{"a: {A|contains: 'ſ'}\ncondition: a", nil},                   // whose forms include ASCII s
-		{"a: {A: ''}\ncondition: a", nil},
-		{"k: [evil, bad]\ncondition: k", []string{"evil", "bad"}},
+		{"a: {A: 5}\ncondition: a", [][]string{{"#5"}}},
+		{"a: {A: [5, 'x']}\ncondition: a", [][]string{{"#5", "=x"}}},
+		{"a: {A|startswith: 'x'}\ncondition: a", nil},
+		{"b: {B|re: 'a+`b+'}\ncondition: b", [][]string{{"`"}}},
+		{"b: {B|re: '\\$\\{`?e'}\ncondition: b", [][]string{{"${"}}},
+		{"a: {A|cased: ABC}\ncondition: a", [][]string{{"=abc"}}},
+		{"a: {A|cased|contains: ABC}\ncondition: a", [][]string{{"abc"}}},
+		{"a: {A: 'ÄBC'}\ncondition: a", [][]string{{"Ä", "ä"}}},           // Unicode folding: the case forms of Ä
+		{"a: {A|contains: 'Жx-123'}\ncondition: a", [][]string{{"-123"}}}, // or a caseless run
+		{"a: {A|contains: 'ſ'}\ncondition: a", nil},                       // whose forms include ASCII s
+		{"a: {A: ''}\ncondition: a", [][]string{{"="}}},
+		{"a: {A|contains: ''}\ncondition: a", nil},
+		{"k: [evil, bad]\ncondition: k", [][]string{{"bad", "evil"}}},
 	}
 	for _, c := range cases {
 		r, err := compileRule(t, detectionRule(c.detection))
 		if err != nil {
 			t.Fatalf("%s: %v", c.detection, err)
 		}
-		got, ok := r.det.literals()
-		if !ok {
-			got = nil
+		gs, ok := r.det.litGroups()
+		if ok != (c.want != nil) {
+			t.Errorf("%s: ok %v, want %v", c.detection, ok, c.want != nil)
 		}
-		slices.Sort(got)
-		want := slices.Clone(c.want)
-		slices.Sort(want)
-		if !slices.Equal(got, want) {
-			t.Errorf("%s: literals %q, want %q", c.detection, got, want)
+		var got [][]string
+		for _, g := range gs {
+			var lits []string
+			for _, term := range g {
+				lits = append(lits, [...]string{tSub: "", tExact: "=", tNum: "#"}[term.kind]+term.lit)
+			}
+			slices.Sort(lits)
+			got = append(got, lits)
+		}
+		slices.SortFunc(got, slices.Compare)
+		if !slices.EqualFunc(got, c.want, slices.Equal) {
+			t.Errorf("%s: groups %q, want %q", c.detection, got, c.want)
 		}
 	}
+}
+
+func TestLitScanner(t *testing.T) {
+	cases := []struct {
+		lits []string
+		text string
+		want []string // the literals found, sorted, once each
+	}{
+		{[]string{"he", "she", "his", "hers"}, "USHERS", []string{"he", "hers", "she"}},
+		{[]string{`\cmd.exe`, ".exe", "cmd"}, `C:\Windows\System32\CMD.EXE /c`, []string{".exe", `\cmd.exe`, "cmd"}},
+		{[]string{"abc"}, "ab", nil},
+		{[]string{"abc"}, "", nil},
+		{[]string{"a\x00b", "ä"}, "xA\x00BxÄä", []string{"a\x00b", "ä"}},
+		{[]string{"aaa", "aa"}, "aaaa", []string{"aa", "aaa"}},
+		{[]string{"xyz"}, "XYZxyzXyZ", []string{"xyz"}},
+	}
+	for _, c := range cases {
+		sc, err := newLitScanner(c.lits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, h := range sc.scan(c.text, nil) {
+			got = append(got, c.lits[h])
+		}
+		slices.Sort(got)
+		got = slices.Compact(got)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%q in %q: found %q, want %q", c.lits, c.text, got, c.want)
+		}
+	}
+	if _, err := newLitScanner([]string{""}); err == nil {
+		t.Error("empty literal accepted")
+	}
+	// Long texts are scanned as two overlapping halves: literals at every
+	// position, across the middle included, on a small alphabet.
+	rng := rand.New(rand.NewPCG(1, 2))
+	word := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = "abcAB"[rng.IntN(5)]
+		}
+		return string(b)
+	}
+	for range 300 {
+		var lits []string
+		for range 1 + rng.IntN(6) {
+			if l := lowerASCII(word(1 + rng.IntN(12))); !slices.Contains(lits, l) {
+				lits = append(lits, l)
+			}
+		}
+		text := word(rng.IntN(400))
+		sc, err := newLitScanner(lits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := make([]bool, len(lits))
+		for _, h := range sc.scan(text, nil) {
+			found[h] = true
+		}
+		for i, l := range lits {
+			if want := strings.Contains(lowerASCII(text), l); found[i] != want {
+				t.Fatalf("%q in %q (%d bytes): found %v, want %v", l, text, len(text), found[i], want)
+			}
+		}
+	}
+}
+
+// FuzzLitScanner checks the automaton against strings.Contains on the ASCII
+// lower-cased text.
+func FuzzLitScanner(f *testing.F) {
+	f.Add("he\x00she\x00hers", "USHERS")
+	f.Add("abc\x00bc\x00c", "xxABCabc")
+	f.Fuzz(func(t *testing.T, lits, text string) {
+		var ls []string
+		for _, l := range strings.Split(lits, "\x00") {
+			if l = lowerASCII(l); l != "" && !slices.Contains(ls, l) {
+				ls = append(ls, l)
+			}
+		}
+		if len(ls) == 0 || len(ls) > 64 {
+			return
+		}
+		sc, err := newLitScanner(ls)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := make([]bool, len(ls))
+		for _, h := range sc.scan(text, nil) {
+			found[h] = true
+		}
+		low := lowerASCII(text)
+		for i, l := range ls {
+			if want := strings.Contains(low, l); found[i] != want {
+				t.Errorf("%q in %q: found %v, want %v", l, text, found[i], want)
+			}
+		}
+	})
 }
 
 // TestSetMatchesRules checks that a Set fires exactly the rules that fire
@@ -95,13 +220,21 @@ func TestSetMatchesRules(t *testing.T) {
 	t.Logf("%d rules, %d events, %d matches, %s", len(plain), len(events), fired, time.Since(start))
 }
 
-// BenchmarkSigmaHQWindowsSet is BenchmarkSigmaHQWindows through a Set.
+// BenchmarkSigmaHQWindowsSet is BenchmarkSigmaHQWindows through a Set;
+// set-MiB is the heap the Set adds to the compiled rules (its automata and
+// tables).
 func BenchmarkSigmaHQWindowsSet(b *testing.B) {
 	rules, heap := sigmaHQWindows(b)
+	var ms0, ms1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
 	set, err := NewSet(rules)
 	if err != nil {
 		b.Fatal(err)
 	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms1)
+	setHeap := ms1.HeapAlloc - min(ms0.HeapAlloc, ms1.HeapAlloc)
 	events := otrfCorpus(b, 20_000)
 	ctx := b.Context()
 	alerts := 0
@@ -124,4 +257,5 @@ func BenchmarkSigmaHQWindowsSet(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
 	b.ReportMetric(float64(len(rules)), "rules")
 	b.ReportMetric(float64(heap)/(1<<20), "compiled-MiB")
+	b.ReportMetric(float64(setHeap)/(1<<20), "set-MiB")
 }

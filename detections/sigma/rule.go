@@ -213,6 +213,16 @@ func (r *Rule) setMatch() {
 // them.
 func (r *Rule) Meta() detections.Meta { return r.meta }
 
+// WithSeverity returns a copy of the rule whose Meta (and so every Finding's
+// alert) has severity sev instead of the one its level gives; the rule
+// pack's severity override uses it. The copy shares the compiled detection
+// with r, and its Version and Info (with the document's level) are r's.
+func (r *Rule) WithSeverity(sev alert.Severity) detections.Rule {
+	c := *r
+	c.meta.Severity = sev
+	return &c
+}
+
 // Info returns the rule document's descriptive keys.
 func (r *Rule) Info() Info { return r.info }
 

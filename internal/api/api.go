@@ -18,6 +18,7 @@ import (
 	"github.com/mangrove-soc/mangrove/collectors"
 	"github.com/mangrove-soc/mangrove/detections"
 	"github.com/mangrove-soc/mangrove/internal/auth"
+	"github.com/mangrove-soc/mangrove/internal/blob"
 	"github.com/mangrove-soc/mangrove/internal/search"
 	"github.com/mangrove-soc/mangrove/internal/store"
 )
@@ -70,7 +71,8 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
-// Deps are what the server serves. All fields are required.
+// Deps are what the server serves. Fields are required unless their
+// comment says what nil means.
 type Deps struct {
 	Publisher collectors.Publisher
 	Store     store.Store
@@ -85,6 +87,14 @@ type Deps struct {
 	// ExceptionsChanged is called after an exception was created or revoked,
 	// so that detection applies it.
 	ExceptionsChanged func(ctx context.Context) error
+	// Clock computes incidents' SLA and legal deadlines; nil shows none.
+	Clock Clock
+	// Assets resolves information systems named in requests; nil knows none.
+	Assets SystemLookup
+	// Evidence stores evidence files; nil refuses uploads.
+	Evidence *blob.Store
+	// Reports is what reports to the authority print about the sender.
+	Reports ReportConfig
 	// Ready lists the checks of /readyz by name.
 	Ready    map[string]Pinger
 	Registry *prometheus.Registry
@@ -113,7 +123,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	for _, rt := range s.routes {
 		h := rt.handler
 		if !rt.public {
-			h = s.authenticated(h)
+			if rt.perm == "" {
+				return nil, fmt.Errorf("route %s %s declares no permission", rt.method, rt.path)
+			}
+			h = s.authenticated(auth.Permission(rt.perm), h)
 		}
 		s.mux.HandleFunc(rt.method+" "+rt.path, h)
 	}
@@ -191,12 +204,18 @@ func (s *Server) Serve(ctx context.Context, ready func(addr string)) error {
 	return nil
 }
 
-func (s *Server) authenticated(next http.HandlerFunc) http.HandlerFunc {
+// authenticated checks the caller's credentials and that its role has perm;
+// a refusal says which permission was missing and nothing else.
+func (s *Server) authenticated(perm auth.Permission, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.deps.Auth.Authenticate(r)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mangrove"`)
 			writeError(w, http.StatusUnauthorized, err.Error())
+			return
+		}
+		if !p.Can(perm) {
+			writeError(w, http.StatusForbidden, fmt.Sprintf("role %s lacks permission %s", p.Role, perm))
 			return
 		}
 		next(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
@@ -209,15 +228,10 @@ func principal(r *http.Request) auth.Principal {
 	return p
 }
 
-// readScope returns the tenant a reading caller is limited to, or false
-// (after answering 403) when the caller may not read.
-func readScope(w http.ResponseWriter, r *http.Request) (string, bool) {
-	p := principal(r)
-	if !p.CanRead() {
-		writeError(w, http.StatusForbidden, "role "+p.Role+" may not read")
-		return "", false
-	}
-	return p.Tenant, true
+// readScope returns the tenant the caller is limited to ("" = every
+// tenant); the route's permission was checked before the handler ran.
+func readScope(_ http.ResponseWriter, r *http.Request) (string, bool) {
+	return principal(r).Tenant, true
 }
 
 type errorBody struct {

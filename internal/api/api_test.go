@@ -256,14 +256,15 @@ func TestTenancy(t *testing.T) {
 	if resp, _ := e.do(t, "GET", "/api/v1/incidents", "", nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("no token: %d", resp.StatusCode)
 	}
-	var incs []incident.Incident
+	var page struct{ Items []incident.Incident }
 	_, raw := e.do(t, "GET", "/api/v1/incidents", "token-for-agency-a", nil)
-	json.Unmarshal(raw, &incs)
-	if len(incs) != 1 || incs[0].Tenant != "so-a" {
+	json.Unmarshal(raw, &page)
+	if len(page.Items) != 1 || page.Items[0].Tenant != "so-a" {
 		t.Fatalf("agency sees %s", raw)
 	}
 	_, raw = e.do(t, "GET", "/api/v1/incidents", "token-for-the-center", nil)
-	json.Unmarshal(raw, &incs)
+	json.Unmarshal(raw, &page)
+	incs := page.Items
 	if len(incs) != 2 {
 		t.Fatalf("center sees %d incidents", len(incs))
 	}
@@ -276,10 +277,10 @@ func TestTenancy(t *testing.T) {
 	if resp, _ := e.do(t, "GET", "/api/v1/incidents/"+other, "token-for-agency-a", nil); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("agency reads another tenant's incident: %d", resp.StatusCode)
 	}
-	if resp, _ := e.do(t, "POST", "/api/v1/incidents/"+other+"/transition", "token-for-agency-a", strings.NewReader(`{"state":"closed"}`)); resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("agency changes another tenant's incident: %d", resp.StatusCode)
+	if resp, _ := e.do(t, "POST", "/api/v1/incidents/"+other+"/transition", "token-for-agency-a", strings.NewReader(`{"state":"closed"}`)); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("agency officer moves an incident: %d", resp.StatusCode)
 	}
-	resp, raw := e.do(t, "POST", "/api/v1/incidents/"+other+"/transition", "token-for-the-center", strings.NewReader(`{"state":"acknowledged","assignee":"lan"}`))
+	resp, raw := e.do(t, "POST", "/api/v1/incidents/"+other+"/transition", "token-for-the-center", strings.NewReader(`{"state":"triaged","assignee":"lan"}`))
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(raw), `"assignee": "lan"`) {
 		t.Fatalf("transition: %d %s", resp.StatusCode, raw)
 	}
@@ -354,11 +355,17 @@ func TestHealthAndMetrics(t *testing.T) {
 
 func TestExceptionsAPI(t *testing.T) {
 	toks := []auth.TokenConfig{
-		{Name: "officer-a", Tenant: "so-a", Role: auth.RoleAgency, TokenSHA256: tokenSum("token-for-agency-a")},
-		{Name: "officer-b", Tenant: "so-b", Role: auth.RoleAgency, TokenSHA256: tokenSum("token-for-agency-b")},
+		// Exceptions are the center's: analysts bound to one agency stand in
+		// for it (agency officers may not suppress detections).
+		{Name: "analyst-a", Tenant: "so-a", Role: auth.RoleAnalyst, TokenSHA256: tokenSum("token-for-agency-a")},
+		{Name: "analyst-b", Tenant: "so-b", Role: auth.RoleAnalyst, TokenSHA256: tokenSum("token-for-agency-b")},
+		{Name: "officer-a", Tenant: "so-a", Role: auth.RoleAgencyOfficer, TokenSHA256: tokenSum("token-for-officer-a")},
 		{Name: "soc", Role: auth.RoleAnalyst, TokenSHA256: tokenSum("token-for-the-center")},
 	}
 	e := newEnv(t, Config{}, toks)
+	if resp, _ := e.do(t, "POST", "/api/v1/exceptions", "token-for-officer-a", strings.NewReader(`{}`)); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("agency officer creates an exception: %d", resp.StatusCode)
+	}
 	body := `{"rule_id":"r1","match":{"host.name":["ws-1"]},"owner":"lan","reason":"vulnerability scanner","ttl":"24h"}`
 	resp, raw := e.do(t, "POST", "/api/v1/exceptions", "token-for-agency-a", strings.NewReader(body))
 	if resp.StatusCode != http.StatusCreated || e.changed != 1 {

@@ -32,18 +32,18 @@ type ReloadResult struct {
 
 func (s *Server) exceptionRoutes() []route {
 	return []route{
-		{method: "GET", path: "/api/v1/exceptions", tag: "rules", summary: "List rule exceptions visible to the caller (active ones; all=true adds expired and revoked)",
+		{method: "GET", path: "/api/v1/exceptions", tag: "rules", perm: "rules.read", summary: "List rule exceptions visible to the caller (active ones; all=true adds expired and revoked)",
 			params:    []param{{name: "all", in: "query", typ: "boolean", desc: "include expired and revoked exceptions"}},
 			responses: map[int]respSpec{200: {desc: "exceptions", schema: []exception.Exception{}}}, handler: s.handleExceptions},
-		{method: "POST", path: "/api/v1/exceptions", tag: "rules", summary: "Suppress a rule's alerts for given field values, with an owner, a reason and an expiry (audited)",
+		{method: "POST", path: "/api/v1/exceptions", tag: "rules", perm: "rules.write", summary: "Suppress a rule's alerts for given field values, with an owner, a reason and an expiry (audited)",
 			body: &bodySpec{contentType: "application/json", schema: ExceptionRequest{}},
 			responses: map[int]respSpec{201: {desc: "the exception", schema: exception.Exception{}},
 				400: {desc: "invalid exception", schema: errorBody{}}}, handler: s.handleCreateException},
-		{method: "DELETE", path: "/api/v1/exceptions/{id}", tag: "rules", summary: "Revoke an exception before it expires (audited)",
+		{method: "DELETE", path: "/api/v1/exceptions/{id}", tag: "rules", perm: "rules.write", summary: "Revoke an exception before it expires (audited)",
 			params: []param{{name: "id", in: "path", typ: "string"}},
 			responses: map[int]respSpec{200: {desc: "the revoked exception", schema: exception.Exception{}},
 				404: {desc: "no such active exception", schema: errorBody{}}}, handler: s.handleRevokeException},
-		{method: "POST", path: "/api/v1/rules/reload", tag: "rules", summary: "Reload the rule packs from disk without dropping events",
+		{method: "POST", path: "/api/v1/rules/reload", tag: "rules", perm: "rules.write", summary: "Reload the rule packs from disk without dropping events",
 			responses: map[int]respSpec{200: {desc: "what was loaded", schema: ReloadResult{}}, 403: {desc: "only center analysts reload rules", schema: errorBody{}}},
 			handler:   s.handleReload},
 	}

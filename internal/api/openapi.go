@@ -18,7 +18,8 @@ type route struct {
 	params       []param
 	body         *bodySpec
 	responses    map[int]respSpec
-	public       bool // no authentication (health, metrics, the document)
+	public       bool   // no authentication (health, metrics, the document)
+	perm         string // the auth.Permission the caller needs (every non-public route has one)
 	handler      http.HandlerFunc
 }
 
@@ -152,6 +153,11 @@ func openAPI(routes []route, version string) map[string]any {
 			resps["401"] = map[string]any{"description": "missing or invalid bearer token",
 				"content": map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeFor[errorBody](), comps)}}}
 			op["security"] = []any{map[string]any{"bearer": []string{}}}
+			op["x-permission"] = rt.perm
+			if _, ok := resps["403"]; !ok {
+				resps["403"] = map[string]any{"description": "the caller's role lacks permission " + rt.perm,
+					"content": map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeFor[errorBody](), comps)}}}
+			}
 		}
 		op["responses"] = resps
 		if paths[rt.path] == nil {

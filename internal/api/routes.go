@@ -2,31 +2,16 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mangrove-soc/mangrove/detections/alert"
-	"github.com/mangrove-soc/mangrove/incidents/incident"
 	"github.com/mangrove-soc/mangrove/internal/search"
 	"github.com/mangrove-soc/mangrove/internal/store"
 )
-
-// IncidentDetail answers GET /api/v1/incidents/{id}.
-type IncidentDetail struct {
-	incident.Incident
-	Alerts []alert.Alert `json:"alerts"`
-}
-
-// TransitionRequest is the body of POST /api/v1/incidents/{id}/transition.
-type TransitionRequest struct {
-	State    incident.State `json:"state"`
-	Assignee string         `json:"assignee,omitempty"`
-}
 
 // RuleInfo describes a loaded rule.
 type RuleInfo struct {
@@ -50,7 +35,7 @@ func (s *Server) table() []route {
 		return map[int]respSpec{200: {desc: desc, schema: schema}, 400: {desc: "bad request", schema: errorBody{}}}
 	}
 	return append([]route{
-		{method: "POST", path: "/api/v1/events", tag: "events", summary: "Send events as NDJSON (one JSON object per line; gzip accepted with Content-Encoding: gzip). Answers after the events are durably on the bus.",
+		{method: "POST", path: "/api/v1/events", tag: "events", perm: "events.write", summary: "Send events as NDJSON (one JSON object per line; gzip accepted with Content-Encoding: gzip). Answers after the events are durably on the bus.",
 			params: []param{{name: "dataset", in: "query", typ: "string", desc: "event.dataset of events that carry none (default generic)"}},
 			body:   &bodySpec{contentType: "application/x-ndjson", desc: "one event per line"},
 			responses: map[int]respSpec{
@@ -60,7 +45,7 @@ func (s *Server) table() []route {
 				503: {desc: "the bus failed; retry", schema: errorBody{}},
 			},
 			handler: s.handleIngest},
-		{method: "GET", path: "/api/v1/events/search", tag: "events", summary: "Search stored events with a KQL/Lucene-style query, newest first",
+		{method: "GET", path: "/api/v1/events/search", tag: "events", perm: "events.read", summary: "Search stored events with a KQL/Lucene-style query, newest first",
 			params: []param{
 				{name: "q", in: "query", typ: "string", desc: `query, e.g. source.ip:10.0.0.5 AND event.action:"logon-failed"`},
 				{name: "from", in: "query", typ: "string", desc: "RFC 3339 time or a duration back from now (24h)"},
@@ -68,7 +53,7 @@ func (s *Server) table() []route {
 				{name: "limit", in: "query", typ: "integer", desc: "events to return (default 100, at most 10000)"},
 			},
 			responses: ok("matching events", search.Result{}), handler: s.handleSearch},
-		{method: "GET", path: "/api/v1/alerts", tag: "alerts", summary: "List alerts, newest first",
+		{method: "GET", path: "/api/v1/alerts", tag: "alerts", perm: "alerts.read", summary: "List alerts, newest first",
 			params: []param{
 				{name: "rule_id", in: "query", typ: "string"}, {name: "incident_id", in: "query", typ: "string"},
 				{name: "min_severity", in: "query", typ: "string", desc: "informational, low, medium, high or critical"},
@@ -77,23 +62,7 @@ func (s *Server) table() []route {
 				{name: "offset", in: "query", typ: "integer", desc: "alerts to skip, for paging"},
 			},
 			responses: ok("alerts", []alert.Alert{}), handler: s.handleAlerts},
-		{method: "GET", path: "/api/v1/incidents", tag: "incidents", summary: "List incidents, most recently updated first",
-			params: []param{
-				{name: "state", in: "query", typ: "string", desc: "new, acknowledged, investigating, contained, resolved or closed"},
-				{name: "limit", in: "query", typ: "integer", desc: "default 100, at most 1000"},
-			},
-			responses: ok("incidents", []incident.Incident{}), handler: s.handleIncidents},
-		{method: "GET", path: "/api/v1/incidents/{id}", tag: "incidents", summary: "One incident with its alerts",
-			params:    []param{{name: "id", in: "path", typ: "string"}},
-			responses: map[int]respSpec{200: {desc: "the incident", schema: IncidentDetail{}}, 404: {desc: "no such incident for this tenant", schema: errorBody{}}},
-			handler:   s.handleIncident},
-		{method: "POST", path: "/api/v1/incidents/{id}/transition", tag: "incidents", summary: "Move an incident to another state (audited)",
-			params: []param{{name: "id", in: "path", typ: "string"}},
-			body:   &bodySpec{contentType: "application/json", schema: TransitionRequest{}},
-			responses: map[int]respSpec{200: {desc: "the updated incident", schema: incident.Incident{}}, 404: {desc: "no such incident", schema: errorBody{}},
-				409: {desc: "the lifecycle does not allow this move", schema: errorBody{}}},
-			handler: s.handleTransition},
-		{method: "GET", path: "/api/v1/rules", tag: "rules", summary: "List the loaded detection rules",
+		{method: "GET", path: "/api/v1/rules", tag: "rules", perm: "rules.read", summary: "List the loaded detection rules",
 			responses: ok("rules", []RuleInfo{}), handler: s.handleRules},
 		{method: "GET", path: "/api/v1/openapi.json", tag: "meta", summary: "This document", public: true,
 			responses: map[int]respSpec{200: {desc: "OpenAPI 3.1 document", schema: map[string]any{}}}, handler: s.handleDoc},
@@ -103,7 +72,7 @@ func (s *Server) table() []route {
 			responses: map[int]respSpec{200: {desc: "ready", schema: Health{}}, 503: {desc: "a dependency is down", schema: Health{}}}, handler: s.handleReady},
 		{method: "GET", path: "/metrics", tag: "meta", summary: "Prometheus metrics", public: true,
 			responses: map[int]respSpec{200: {desc: "metrics in the Prometheus text format", contentType: "text/plain"}}, handler: s.handleMetrics},
-	}, s.exceptionRoutes()...)
+	}, append(s.exceptionRoutes(), append(s.incidentRoutes(), s.reportRoutes()...)...)...)
 }
 
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
@@ -171,80 +140,6 @@ func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, alerts)
-}
-
-func (s *Server) handleIncidents(w http.ResponseWriter, r *http.Request) {
-	tenant, ok := readScope(w, r)
-	if !ok {
-		return
-	}
-	f := store.IncidentFilter{Tenant: tenant, State: incident.State(r.URL.Query().Get("state"))}
-	if f.State != "" && !f.State.Valid() {
-		writeError(w, http.StatusBadRequest, "state: unknown state "+string(f.State))
-		return
-	}
-	var err error
-	if f.Limit, err = queryInt(r, "limit", 100); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	incs, err := s.deps.Store.Incidents(r.Context(), f)
-	if err != nil {
-		s.internalError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, incs)
-}
-
-func (s *Server) handleIncident(w http.ResponseWriter, r *http.Request) {
-	tenant, ok := readScope(w, r)
-	if !ok {
-		return
-	}
-	inc, err := s.deps.Store.Incident(r.Context(), tenant, r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "no incident "+r.PathValue("id"))
-		return
-	}
-	if err != nil {
-		s.internalError(w, r, err)
-		return
-	}
-	alerts, err := s.deps.Store.Alerts(r.Context(), store.AlertFilter{Tenant: inc.Tenant, IncidentID: inc.ID, Limit: 1000})
-	if err != nil {
-		s.internalError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, IncidentDetail{Incident: inc, Alerts: alerts})
-}
-
-func (s *Server) handleTransition(w http.ResponseWriter, r *http.Request) {
-	tenant, ok := readScope(w, r)
-	if !ok {
-		return
-	}
-	var req TransitionRequest
-	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "decoding body: "+err.Error())
-		return
-	}
-	if !req.State.Valid() {
-		writeError(w, http.StatusBadRequest, "state: unknown state "+string(req.State))
-		return
-	}
-	inc, err := s.deps.Store.TransitionIncident(r.Context(), tenant, r.PathValue("id"), req.State, req.Assignee, principal(r).Actor())
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "no incident "+r.PathValue("id"))
-	case errors.Is(err, store.ErrConflict):
-		writeError(w, http.StatusConflict, err.Error())
-	case err != nil:
-		s.internalError(w, r, err)
-	default:
-		writeJSON(w, http.StatusOK, inc)
-	}
 }
 
 func (s *Server) handleRules(w http.ResponseWriter, r *http.Request) {

@@ -55,11 +55,14 @@ var homes = map[string][]string{
 	"github.com/gopacket/gopacket":         {"collectors/pcap"},
 	"github.com/elastic/go-elasticsearch":  {"internal/search/elastic"},
 	"github.com/hashicorp/go-plugin":       {"plugins/"},
-	"github.com/sigstore/":                 {"plugins/"},
+	"github.com/sigstore/":                 {"plugins/", "internal/audit/auditkey"},
 	"github.com/spf13/cobra":               {"cmd"},
 	"github.com/rs/zerolog/log":            {}, // never: loggers are injected
 	"github.com/schollz/progressbar":       {"cmd"},
 	"github.com/leodido/go-syslog":         {"collectors/syslog"},
+	"github.com/go-pdf/fpdf":               {"incidents/report"},
+	"github.com/coreos/go-oidc":            {"internal/auth"},
+	"github.com/wneessen/go-mail":          {"incidents/notify"},
 	"github.com/prometheus/client_golang/": {"cmd", "internal/api", "internal/bus", "collectors/", "detections/engine"},
 }
 

@@ -22,25 +22,97 @@ import (
 // ErrNotFound is returned when the object does not exist for this tenant.
 var ErrNotFound = errors.New("not found")
 
-// ErrConflict is returned when a state change is not allowed.
+// ErrConflict is returned when a state change is not possible.
 var ErrConflict = errors.New("conflict")
+
+// ErrInvalid is returned when a request is malformed (bad cursor, missing
+// field); the message says what.
+var ErrInvalid = errors.New("invalid")
+
+// ErrForbidden is returned when the caller's role may not make a change.
+var ErrForbidden = errors.New("forbidden")
 
 // AlertFilter selects alerts; zero fields do not filter.
 type AlertFilter struct {
 	Tenant      string
 	RuleID      string
 	IncidentID  string
+	Status      string // "new" or "acknowledged"
 	MinSeverity alert.Severity
 	Since       time.Time
 	Limit       int // default 100, at most 1000
 	Offset      int // alerts to skip, for paging
 }
 
-// IncidentFilter selects incidents; zero fields do not filter.
+// IncidentFilter selects and orders incidents; zero fields do not filter.
 type IncidentFilter struct {
-	Tenant string
-	State  incident.State
+	Tenant      string
+	States      []incident.State
+	Open        bool // only states that are not terminal
+	Category    incident.Category
+	Assignee    string
+	MinSeverity alert.Severity
+	MinPriority int
+	RuleID      string
+	Since       time.Time // detected at or after
+	Until       time.Time // detected before
+	Text        string    // substring of the title (case-insensitive)
+	// Sort is one of "updated" (default), "created", "detected", "priority",
+	// "severity"; newest or highest first ("-" prefix allowed), "+" prefix
+	// for ascending.
+	Sort string
+	// Cursor continues a listing where the previous page ended (Page.Next).
+	Cursor string
 	Limit  int // default 100, at most 1000
+}
+
+// Page is one page of a listing.
+type Page[T any] struct {
+	Items []T `json:"items"`
+	// Next is the cursor of the following page; empty on the last one.
+	Next string `json:"next,omitempty"`
+}
+
+// IncidentPatch changes an incident's fields; nil fields stay as they are.
+// Version must be the version the caller read: a stale one is refused with
+// ErrStale.
+type IncidentPatch struct {
+	Version           int                `json:"version"`
+	Title             *string            `json:"title,omitempty"`
+	Description       *string            `json:"description,omitempty"`
+	Category          *incident.Category `json:"category,omitempty"`
+	Severity          *alert.Severity    `json:"severity,omitempty"`
+	Assignee          *string            `json:"assignee,omitempty"`
+	Team              *string            `json:"team,omitempty"`
+	Systems           *[]incident.System `json:"systems,omitempty"`
+	Serious           *bool              `json:"serious,omitempty"`
+	NationalSecurity  *bool              `json:"national_security,omitempty"`
+	SeriousDisruption *bool              `json:"serious_disruption,omitempty"`
+	PersonalData      *[]string          `json:"personal_data,omitempty"`
+}
+
+// Filing records that the report a legal obligation asks for was sent.
+type Filing struct {
+	IncidentID string    `json:"incident_id"`
+	Obligation string    `json:"obligation"` // a clock rule id, e.g. d331-serious-initial-24h
+	At         time.Time `json:"at"`
+	Channel    string    `json:"channel,omitempty"`
+	Reference  string    `json:"reference,omitempty"` // document number, portal reference
+	Actor      string    `json:"actor"`
+}
+
+// ErrStale is returned when a write carries an outdated version.
+var ErrStale = errors.New("the incident changed since it was read (stale version)")
+
+// Grouper decides which alerts share an incident (incidents/grouping).
+type Grouper interface {
+	Group(a *alert.Alert) (key string, window time.Duration)
+}
+
+// AssetMatcher finds the information systems an alert touches
+// (incidents/asset).
+type AssetMatcher interface {
+	Systems(a *alert.Alert) []incident.System
 }
 
 // Store holds case data. Implementations are safe for concurrent use.
@@ -52,13 +124,48 @@ type Store interface {
 	// All of it happens in one transaction.
 	IngestAlerts(ctx context.Context, alerts []alert.Alert) (int, error)
 	Alerts(ctx context.Context, f AlertFilter) ([]alert.Alert, error)
-	Incidents(ctx context.Context, f IncidentFilter) ([]incident.Incident, error)
+	// Alert returns one alert of the tenant, or ErrNotFound.
+	Alert(ctx context.Context, tenant, id string) (alert.Alert, error)
+	// UpdateAlert acknowledges and/or assigns an alert, audited.
+	UpdateAlert(ctx context.Context, tenant, id string, acknowledge bool, assignee *string, actor string) (alert.Alert, error)
+	// AttachAlert moves an alert into another open incident of its tenant.
+	AttachAlert(ctx context.Context, tenant, alertID, incidentID, actor string) (alert.Alert, error)
+	Incidents(ctx context.Context, f IncidentFilter) (Page[incident.Incident], error)
 	// Incident returns one incident of the tenant, or ErrNotFound.
 	Incident(ctx context.Context, tenant, id string) (incident.Incident, error)
-	// TransitionIncident moves an incident to a new state (incident.Transition
-	// decides, ErrConflict wraps its refusal), optionally setting the
-	// assignee, and audits the change with actor.
-	TransitionIncident(ctx context.Context, tenant, id string, to incident.State, assignee, actor string) (incident.Incident, error)
+	// CreateIncident stores an incident reported by hand.
+	CreateIncident(ctx context.Context, inc incident.Incident, actor string) (incident.Incident, error)
+	// UpdateIncident applies a patch, checking the version.
+	UpdateIncident(ctx context.Context, tenant, id string, p IncidentPatch, actor string) (incident.Incident, error)
+	// TransitionIncident moves an incident to a new state for a caller with
+	// role (incident.Transition decides: ErrConflict wraps an impossible
+	// move, ErrForbidden one the role may not make). version 0 skips the
+	// version check. Moving to duplicate needs duplicateOf.
+	TransitionIncident(ctx context.Context, tenant, id string, to incident.State, role string, version int, duplicateOf, reason, actor string) (incident.Incident, error)
+	// MergeIncidents moves every alert and observable of the sources into
+	// target and marks the sources duplicates of it.
+	MergeIncidents(ctx context.Context, tenant, target string, sources []string, actor string) (incident.Incident, error)
+	// SplitIncident moves the given alerts of an incident into a new
+	// incident, returned.
+	SplitIncident(ctx context.Context, tenant, id string, alertIDs []string, title, actor string) (incident.Incident, error)
+	// Item operations on an incident's tasks, comments, observables,
+	// evidence and filings; all audited with the incident as object.
+	AddTask(ctx context.Context, tenant string, t incident.Task, actor string) (incident.Task, error)
+	UpdateTask(ctx context.Context, tenant string, t incident.Task, actor string) (incident.Task, error)
+	Tasks(ctx context.Context, tenant, incidentID string) ([]incident.Task, error)
+	AddComment(ctx context.Context, tenant string, c incident.Comment, actor string) (incident.Comment, error)
+	Comments(ctx context.Context, tenant, incidentID string) ([]incident.Comment, error)
+	AddObservable(ctx context.Context, tenant string, o incident.Observable, actor string) (incident.Observable, error)
+	Observables(ctx context.Context, tenant, incidentID string) ([]incident.Observable, error)
+	AddEvidence(ctx context.Context, tenant string, e incident.Evidence, actor string) (incident.Evidence, error)
+	Evidence(ctx context.Context, tenant, incidentID string) ([]incident.Evidence, error)
+	AddFiling(ctx context.Context, tenant string, f Filing) (Filing, error)
+	Filings(ctx context.Context, tenant string, incidentIDs ...string) ([]Filing, error)
+	// Timeline returns the audit entries about an incident, oldest first.
+	Timeline(ctx context.Context, tenant, incidentID string) ([]incident.Event, error)
+	// IncidentsBetween returns every incident of the tenant detected in
+	// [from, to), for metrics and summaries.
+	IncidentsBetween(ctx context.Context, tenant string, from, to time.Time) ([]incident.Incident, error)
 	// CreateException stores a rule exception (validated by the caller) and
 	// audits it as "exception.create" by actor.
 	CreateException(ctx context.Context, e exception.Exception, actor string) error

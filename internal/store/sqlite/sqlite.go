@@ -20,6 +20,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/mangrove-soc/mangrove/internal/audit"
+	"github.com/mangrove-soc/mangrove/internal/store"
 )
 
 //go:embed migrations/*.sql
@@ -30,9 +31,9 @@ type Store struct {
 	w, r *sql.DB
 	now  func() time.Time
 
-	mu       sync.Mutex // serializes write transactions and guards the audit head
-	auditSeq int64
-	auditTip string
+	mu      sync.Mutex // serializes this process's write transactions
+	grouper store.Grouper
+	assets  store.AssetMatcher
 }
 
 // Open opens (creating if needed) the database file at path and applies
@@ -63,11 +64,6 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
-	}
-	if err := s.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0), COALESCE((SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1), ?) FROM audit_log`,
-		audit.Genesis).Scan(&s.auditSeq, &s.auditTip); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("reading audit head: %w", err)
 	}
 	return s, nil
 }
@@ -132,7 +128,15 @@ func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx, au *auditor) er
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
 	}
-	au := &auditor{tx: tx, seq: s.auditSeq, tip: s.auditTip, now: s.now}
+	// The head is read inside the transaction, not cached: other processes
+	// (mangrove users, tokens) append to the same log while serve runs, and
+	// the immediate transaction lock makes this read-then-append atomic.
+	au := &auditor{tx: tx, now: s.now}
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0), COALESCE((SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1), ?) FROM audit_log`,
+		audit.Genesis).Scan(&au.seq, &au.tip); err != nil {
+		tx.Rollback()
+		return fmt.Errorf("reading audit head: %w", err)
+	}
 	if err := fn(tx, au); err != nil {
 		tx.Rollback()
 		return err
@@ -140,7 +144,6 @@ func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx, au *auditor) er
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("committing: %w", err)
 	}
-	s.auditSeq, s.auditTip = au.seq, au.tip
 	return nil
 }
 

@@ -48,13 +48,14 @@ func TestIngestGroupsAndDedups(t *testing.T) {
 	if n, err := s.IngestAlerts(t.Context(), batch); err != nil || n != 0 {
 		t.Fatalf("re-ingest = %d, %v", n, err)
 	}
-	incs, err := s.Incidents(t.Context(), store.IncidentFilter{Tenant: "so-a"})
+	page, err := s.Incidents(t.Context(), store.IncidentFilter{Tenant: "so-a"})
+	incs := page.Items
 	if err != nil || len(incs) != 2 {
 		t.Fatalf("so-a incidents = %v, %v", incs, err)
 	}
 	var ws1 incident.Incident
 	for _, inc := range incs {
-		if inc.GroupKey == "host.name=ws-1" {
+		if inc.GroupKey == "so-a|rule=r1|group_by=host.name=ws-1" {
 			ws1 = inc
 		}
 	}
@@ -73,22 +74,25 @@ func TestIngestGroupsAndDedups(t *testing.T) {
 		t.Fatalf("audit entries = %d, want 3 incident.open", got)
 	}
 
-	// Resolve: the next alert opens a new incident.
-	if _, err := s.TransitionIncident(t.Context(), "so-a", ws1.ID, incident.Resolved, "", "user:analyst"); err != nil {
+	// Dismissed as a false positive: the next alert opens a new incident.
+	if _, err := s.TransitionIncident(t.Context(), "so-a", ws1.ID, incident.FalsePositive, "analyst", 0, "", "benign admin script", "user:analyst"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.TransitionIncident(t.Context(), "so-a", ws1.ID, incident.New, "", "user:analyst"); !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("resolved→new: %v, want ErrConflict", err)
+	if _, err := s.TransitionIncident(t.Context(), "so-a", ws1.ID, incident.New, "analyst", 0, "", "", "user:analyst"); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("false_positive→new: %v, want ErrConflict", err)
 	}
-	if _, err := s.TransitionIncident(t.Context(), "so-b", ws1.ID, incident.Closed, "", "user:other"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.TransitionIncident(t.Context(), "so-a", ws1.ID, incident.Investigating, "responder", 0, "", "", "user:r"); !errors.Is(err, store.ErrForbidden) {
+		t.Fatalf("responder reopening: %v, want ErrForbidden", err)
+	}
+	if _, err := s.TransitionIncident(t.Context(), "so-b", ws1.ID, incident.Closed, "admin", 0, "", "", "user:other"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("cross-tenant transition: %v", err)
 	}
 	if n, err := s.IngestAlerts(t.Context(), []alert.Alert{mkAlert("so-a", "r1", "ws-1", "e9", alert.Low, t0)}); err != nil || n != 1 {
 		t.Fatal(n, err)
 	}
-	open, _ := s.Incidents(t.Context(), store.IncidentFilter{Tenant: "so-a", State: incident.New})
-	if len(open) != 2 {
-		t.Fatalf("open incidents after resolve = %d, want 2", len(open))
+	open, _ := s.Incidents(t.Context(), store.IncidentFilter{Tenant: "so-a", States: []incident.State{incident.New}})
+	if len(open.Items) != 2 {
+		t.Fatalf("open incidents after resolve = %d, want 2", len(open.Items))
 	}
 	s.Close()
 
@@ -99,10 +103,10 @@ func TestIngestGroupsAndDedups(t *testing.T) {
 	}
 	defer s.Close()
 	all, _ := s.Incidents(t.Context(), store.IncidentFilter{})
-	if len(all) != 4 {
-		t.Fatalf("incidents after reopen = %d, want 4", len(all))
+	if len(all.Items) != 4 {
+		t.Fatalf("incidents after reopen = %d, want 4", len(all.Items))
 	}
-	if _, err := s.TransitionIncident(t.Context(), "", ws1.ID, incident.Closed, "", "user:lead"); err != nil {
+	if _, err := s.TransitionIncident(t.Context(), "", ws1.ID, incident.Investigating, "analyst", 0, "", "reopened", "user:lead"); err != nil {
 		t.Fatal(err)
 	}
 	if got := verify(t, s); got != 6 {

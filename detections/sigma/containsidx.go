@@ -1,0 +1,83 @@
+package sigma
+
+import "strings"
+
+// minIndexed is the number of contains values from which a test looks them
+// up by their first three bytes instead of searching for each in turn.
+const minIndexed = 8
+
+// containsIndex tells whether a text contains any of many literals (the
+// ASCII lower-case contains values of one test), in one pass over the text:
+// each position's three bytes are checked against a bit set of the
+// literals' first three bytes, and only on a hit are the literals starting
+// with them compared. It is immutable.
+type containsIndex struct {
+	bloom [64]uint64          // 4,096 bits by hash of three bytes
+	tri   map[uint32][]string // literals by their first three bytes
+	short []string            // literals under three bytes, searched in turn
+}
+
+func newContainsIndex(lits []string) *containsIndex {
+	x := &containsIndex{tri: map[uint32][]string{}}
+	for _, l := range lits {
+		if len(l) < 3 {
+			x.short = append(x.short, l)
+			continue
+		}
+		k := trigram(l, 0)
+		h := trigramHash(k)
+		x.bloom[h>>6] |= 1 << (h & 63)
+		x.tri[k] = append(x.tri[k], l)
+	}
+	return x
+}
+
+func trigram(s string, i int) uint32 {
+	return uint32(s[i])<<16 | uint32(s[i+1])<<8 | uint32(s[i+2])
+}
+
+func trigramHash(k uint32) uint32 { return (k * 2654435761) >> 20 }
+
+// any reports whether s contains one of the literals.
+func (x *containsIndex) any(s string) bool {
+	for _, l := range x.short {
+		if strings.Contains(s, l) {
+			return true
+		}
+	}
+	for i := 0; i+3 <= len(s); i++ {
+		k := trigram(s, i)
+		if h := trigramHash(k); x.bloom[h>>6]&(1<<(h&63)) == 0 {
+			continue
+		}
+		for _, l := range x.tri[k] {
+			if strings.HasPrefix(s[i:], l) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// index builds the contains index of a test that is answered by any of its
+// matchers and has at least minIndexed ASCII case-insensitive contains
+// values: those move into the index, the other matchers stay.
+func (t *test) index() {
+	if t.all {
+		return
+	}
+	var lits []string
+	var rest []matcher
+	for _, m := range t.matchers {
+		if m.kind == mGlob && m.pat.shape == shContains && m.pat.fold == foldASCII {
+			lits = append(lits, m.pat.lit)
+		} else {
+			rest = append(rest, m)
+		}
+	}
+	if len(lits) < minIndexed {
+		return
+	}
+	t.cidx = newContainsIndex(lits)
+	t.rest = rest
+}

@@ -1,0 +1,169 @@
+package sigma
+
+import (
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/mangrove-soc/mangrove/collectors/event"
+	"github.com/mangrove-soc/mangrove/detections"
+)
+
+// TestSetEdgeCases checks that a Set fires exactly the rules that fire one
+// by one, on rules and events chosen for the prefilter's edge cases: numbers
+// written as strings and as numbers, exact values, lists, keyword searches
+// with and without a message field, the dataset, cased values, short rare
+// literals, long repeats in regular expressions.
+func TestSetEdgeCases(t *testing.T) {
+	dets := []string{
+		0:  "s: {EventID: 4720}\ncondition: s",
+		1:  "s: {EventID: [4720, 4722], TargetUserName|endswith: '$'}\ncondition: s",
+		2:  "s: {Status: '0xC000006D'}\ncondition: s",
+		3:  "s: {Type: 'A'}\ncondition: s",
+		4:  "s: {Type: ''}\ncondition: s",
+		5:  "k: ['mimikatz', 'sekurlsa::']\ncondition: k",
+		6:  "k: ['mimikatz']\nf: {EventID: 15}\ncondition: k and not f",
+		7:  "s: {CommandLine|re: '\\w+`\\w+'}\ncondition: s",
+		8:  "s: {CommandLine|re: '.{20,}'}\ncondition: s",
+		9:  "s: {CommandLine|re: '(?s).{20,}'}\ncondition: s",
+		10: "s: {CommandLine|cased|contains: 'DownloadString'}\ncondition: s",
+		11: "s: {Tags|contains|all: ['alpha', 'beta']}\ncondition: s",
+		12: "s: {event.dataset: windows.security}\ncondition: s",
+		13: "s: {Enabled: true}\ncondition: s",
+		14: "s: {Image|endswith: '\\cmd.exe'}\nt: {CommandLine|contains: ' /c '}\ncondition: s and t",
+		15: "s: {Image|endswith: '\\cmd.exe'}\nt: {CommandLine|contains: ' /c '}\ncondition: s or t",
+		16: "s: {Count|gt: 3}\ncondition: s",
+		17: "s: {Name|contains: 'Äpfel'}\ncondition: s",
+		18: "s: {CommandLine|re: '(?i)kerberos'}\ncondition: s",
+	}
+	events := []string{
+		`{"EventID": 4720, "TargetUserName": "bob$"}`,
+		`{"EventID": "4720", "TargetUserName": "BOB$"}`,
+		`{"EventID": 4722.0, "TargetUserName": "x$"}`,
+		`{"EventID": "04720"}`,
+		`{"Status": "0XC000006D", "Type": "a"}`,
+		`{"Type": "", "Enabled": true}`,
+		`{"Enabled": "TRUE", "Count": 4}`,
+		`{"Count": "2"}`,
+		`{"message": "sekurlsa::logonpasswords", "CommandLine": "mimikatz.exe"}`,
+		`{"CommandLine": "run MIMIKATZ now", "EventID": 1}`,
+		`{"CommandLine": "run mimikatz now", "EventID": 15}`,
+		`{"CommandLine": "IN` + "`" + `V` + "`" + `oke-Expression"}`,
+		`{"CommandLine": "short"}`,
+		`{"CommandLine": "0123456789\n0123456789\n0123"}`,
+		`{"CommandLine": "01234567890123456789"}`,
+		`{"CommandLine": "(New-Object Net.WebClient).DownloadString('x')"}`,
+		`{"CommandLine": "(New-Object Net.WebClient).downloadstring('x')"}`,
+		`{"Tags": ["Alpha", "gamma", "BETA"]}`,
+		`{"Tags": ["alpha", "gamma"]}`,
+		`{"event.dataset": "windows.security"}`,
+		`{"Image": "C:\\Windows\\System32\\CMD.EXE", "CommandLine": "cmd /c dir"}`,
+		`{"Image": "C:\\Windows\\System32\\cmd.exe", "CommandLine": "cmd /k dir"}`,
+		`{"Image": "C:\\x.exe", "CommandLine": "x /c y"}`,
+		`{"Name": "ÄPFEL und Birnen"}`,
+		`{"Name": "äpfel"}`,
+		`{"CommandLine": "\u212Aerberos (Kelvin sign)"}`,
+	}
+	var rules []detections.Rule
+	for i, d := range dets {
+		r, err := compileRule(t, detectionRule(d))
+		if err != nil {
+			t.Fatalf("rule %d: %v", i, err)
+		}
+		rules = append(rules, r)
+	}
+	set, err := NewSet(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A smaller Set evaluated in between shares the pooled scratch.
+	small, err := NewSet(rules[:3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	fired := map[int]bool{}
+	for ei, js := range events {
+		ev := jsonEvent(t, js)
+		if strings.Contains(js, "windows.security") {
+			ev.Dataset = "windows.security"
+		}
+		var want, got []int
+		for ri, r := range rules {
+			_ = r.Eval(ctx, ev, func(detections.Finding) { want = append(want, ri) })
+		}
+		var gotSmall []int
+		_ = small.EvalAll(ctx, ev, func(ri int, _ detections.Finding) { gotSmall = append(gotSmall, ri) })
+		wantSmall := slices.DeleteFunc(slices.Clone(want), func(ri int) bool { return ri >= 3 })
+		if !slices.Equal(gotSmall, wantSmall) {
+			t.Errorf("event %d %s: small set fired %v, rules %v", ei, js, gotSmall, wantSmall)
+		}
+		_ = set.EvalAll(ctx, ev, func(ri int, _ detections.Finding) { got = append(got, ri) })
+		if !slices.Equal(got, want) {
+			t.Errorf("event %d %s: set fired %v, rules %v", ei, js, got, want)
+		}
+		for _, ri := range want {
+			fired[ri] = true
+		}
+	}
+	for ri := range dets {
+		if !fired[ri] {
+			t.Errorf("rule %d (%q) fired on no event: the case proves nothing", ri, dets[ri])
+		}
+	}
+}
+
+func TestRegexShape(t *testing.T) {
+	exprs := []string{`.{5,}`, `(?s).{5,}`, `(.{5,})`, `(?i)abc.{2,}`, `a{3}b|cd`, `x*`, `[ab]{4,}`, `.{0,}`}
+	texts := []string{"", "abcd", "abcde", "ab\ncde", "ABCxx", "aaab", "cd", "a\xffbcd", "ééééé", "abab"}
+	for _, e := range exprs {
+		re := regexp.MustCompile(e)
+		m := matcher{kind: mRegex, re: re, rs: shapeOf(re)}
+		for _, s := range texts {
+			h := makeHay(&event.Value{Kind: event.String, Str: s})
+			if got, want := m.match(nil, &h), re.MatchString(s); got != want {
+				t.Errorf("%q on %q: %v, regexp says %v (shape %+v)", e, s, got, want, m.rs)
+			}
+		}
+	}
+	if sh := shapeOf(regexp.MustCompile(`.{1000,}`)); sh.runRunes != 1000 || sh.minLen != 1000 {
+		t.Errorf(".{1000,}: shape %+v", sh)
+	}
+}
+
+func TestContainsIndex(t *testing.T) {
+	lits := []string{"invoke-expression", "iex", "downloadstring", "-enc", "ab", "x", "net.webclient", "bitsadmin", "certutil"}
+	x := newContainsIndex(lits)
+	texts := []string{"", "a", "ab", "powershell -nop iex(x)", "powershell -nop", "y", "certutil -urlcache",
+		"(new-object net.webclient).downloadstring('u')", "cmd /c echo", "-en", "zzzzzzzzzzzzbitsadmi", "zzbitsadmin"}
+	for _, s := range texts {
+		want := slices.ContainsFunc(lits, func(l string) bool { return strings.Contains(s, l) })
+		if got := x.any(s); got != want {
+			t.Errorf("%q: %v, want %v", s, got, want)
+		}
+	}
+	// A test with many contains values uses the index and gives the same
+	// verdicts as its matchers one by one.
+	r, err := compileRule(t, detectionRule("s: {CommandLine|contains: [Invoke-Expression, iex, DownloadString, '-enc', Net.WebClient, bitsadmin, certutil, ab, ' /c ']}\ncondition: s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.det.test.cidx == nil {
+		t.Fatal("test not indexed")
+	}
+	for _, s := range texts {
+		ev := jsonEvent(t, `{"CommandLine": `+strconv.Quote(strings.ToUpper(s))+`}`)
+		want := false
+		st := getState(ev)
+		for _, m := range r.det.test.matchers {
+			h := makeHay(&event.Value{Kind: event.String, Str: strings.ToUpper(s)})
+			want = want || m.match(st, &h)
+		}
+		putState(st)
+		if got := r.Match(ev); got != want {
+			t.Errorf("%q: rule %v, matchers %v", s, got, want)
+		}
+	}
+}
