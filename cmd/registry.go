@@ -4,6 +4,7 @@ import (
 	"github.com/mangrove-soc/mangrove/collectors"
 	"github.com/mangrove-soc/mangrove/collectors/esbulk"
 	"github.com/mangrove-soc/mangrove/collectors/file"
+	"github.com/mangrove-soc/mangrove/collectors/pcap/live"
 	"github.com/mangrove-soc/mangrove/collectors/syslog"
 	"github.com/mangrove-soc/mangrove/detections"
 	"github.com/mangrove-soc/mangrove/detections/ioc"
@@ -27,5 +28,6 @@ func collectorRegistry() *collectors.Registry {
 	reg.Register(syslog.Type)
 	reg.Register(esbulk.Type)
 	reg.Register(file.Type)
+	reg.Register(live.Type)
 	return &reg
 }

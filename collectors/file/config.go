@@ -52,7 +52,20 @@ type Spec struct {
 	// CloseInactive closes a file that has not grown for this long and no
 	// longer matches the globs (rotated away or deleted); default 5m.
 	CloseInactive time.Duration `yaml:"close_inactive"`
+	// StartAt is where a file without a saved offset that the collector
+	// finds when it starts is read from: StartBeginning (default: all of
+	// it) or StartEnd (tail -f: only what is written from now on; a last
+	// line still being written is read whole). Files that appear later
+	// (rotated in, created) are always read from their beginning, and a
+	// saved offset always wins.
+	StartAt string `yaml:"start_at"`
 }
+
+// StartAt values.
+const (
+	StartBeginning = "beginning"
+	StartEnd       = "end"
+)
 
 // NewSpec returns a Spec with its defaults.
 func NewSpec() *Spec {
@@ -60,6 +73,7 @@ func NewSpec() *Spec {
 		Parser: parse.Auto, Dataset: "file", PollInterval: 250 * time.Millisecond,
 		BatchSize: 512, MaxInFlight: 8, MaxLineBytes: 64 << 10,
 		CommitInterval: time.Second, CloseInactive: 5 * time.Minute,
+		StartAt: StartBeginning,
 	}
 }
 
@@ -104,6 +118,9 @@ func (s *Spec) Validate() error {
 	}
 	if s.CommitInterval < 10*time.Millisecond {
 		errs = append(errs, errors.New("commit_interval: must be at least 10ms"))
+	}
+	if s.StartAt != StartBeginning && s.StartAt != StartEnd {
+		errs = append(errs, fmt.Errorf("start_at: %q is not %s or %s", s.StartAt, StartBeginning, StartEnd))
 	}
 	if s.CloseInactive < time.Second {
 		errs = append(errs, errors.New("close_inactive: must be at least 1s"))

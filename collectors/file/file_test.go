@@ -490,7 +490,7 @@ func TestValidate(t *testing.T) {
 	if err == nil {
 		t.Fatal("invalid spec accepted")
 	}
-	for _, want := range []string{"paths[0]", "paths[1]", "parser:", "tenant:", "dataset:", "poll_interval:", "batch_size:", "max_in_flight:", "max_line_bytes:", "commit_interval:", "close_inactive:"} {
+	for _, want := range []string{"paths[0]", "paths[1]", "parser:", "tenant:", "dataset:", "poll_interval:", "batch_size:", "max_in_flight:", "max_line_bytes:", "commit_interval:", "close_inactive:", "start_at:"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %s: %v", want, err)
 		}

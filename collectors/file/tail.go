@@ -59,6 +59,9 @@ type Collector struct {
 	saved map[string]saved    // loaded at start, consumed as files appear
 	idKey []byte
 	head  [fpBytes]byte
+	// started is set after the first scan: files found later are new
+	// (rotated in or created) and read from their beginning.
+	started bool
 
 	// mu guards inflight, dirty, the files map's membership, the fields of
 	// tracked under "Guarded by" and the writes of the fields save reads
@@ -141,6 +144,7 @@ func (c *Collector) Run(ctx context.Context, p collectors.Publisher) error {
 	}()
 	for ctx.Err() == nil {
 		c.scan()
+		c.started = true
 		progressed, err := c.readAll(ctx, p)
 		if err != nil && ctx.Err() == nil {
 			c.log.Warn().Err(err).Msg("reading files")
@@ -220,6 +224,8 @@ func (c *Collector) scan() {
 					f.committed = s.Offset
 					f.done = s.Done
 					delete(c.saved, id)
+				} else if !c.started && c.spec.StartAt == StartEnd {
+					c.skipExisting(f, m, fi.Size())
 				}
 				c.mu.Lock()
 				c.files[id] = f
@@ -234,6 +240,47 @@ func (c *Collector) scan() {
 			f.size, f.mtime = fi.Size(), fi.ModTime()
 		}
 	}
+}
+
+// skipExisting makes f, found at start without a saved offset, start at
+// its end (start_at: end): after the last complete line of a plain file
+// (a line still being written is read whole), and a gzip file is not read
+// at all. The position is committed like an acknowledged one.
+func (c *Collector) skipExisting(f *tracked, path string, size int64) {
+	var off int64
+	done := f.gz
+	if !f.gz {
+		off = lastLineEnd(path, size)
+	}
+	c.mu.Lock()
+	f.committed, f.done = off, done
+	c.dirty = true
+	c.mu.Unlock()
+}
+
+// lastLineEndWindow bounds how far back lastLineEnd looks for a newline.
+const lastLineEndWindow = 64 << 10
+
+// lastLineEnd returns the offset after the last newline in the first size
+// bytes of path, looking back at most lastLineEndWindow bytes; size when
+// there is none in that window or the file cannot be read (the rest of
+// the line is then read as a line of its own).
+func lastLineEnd(path string, size int64) int64 {
+	fd, err := os.Open(path)
+	if err != nil {
+		return size
+	}
+	defer fd.Close()
+	from := max(0, size-lastLineEndWindow)
+	buf := make([]byte, size-from)
+	n, _ := io.ReadFull(io.NewSectionReader(fd, from, int64(len(buf))), buf)
+	if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+		return from + int64(i) + 1
+	}
+	if from == 0 && n == len(buf) {
+		return 0 // one unfinished line: read it whole
+	}
+	return size
 }
 
 func (c *Collector) excluded(path string) bool {

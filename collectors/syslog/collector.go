@@ -37,6 +37,9 @@ type Collector struct {
 	tls    *tls.Config
 	// onListen, when set, is called with the bound address (tests).
 	onListen func(net.Addr)
+	// beforeRead, when set, is called before each UDP read (tests pause
+	// the reader with it).
+	beforeRead func()
 }
 
 // Build makes the collector named name.
@@ -220,8 +223,7 @@ func (c *Collector) serveConn(ctx context.Context, conn net.Conn, p collectors.P
 			}
 			return
 		}
-		ev, ok := prs.parse(msg, rt.zone, meta{collector: c.name, tenant: rt.tenant, addr: addr, received: time.Now()})
-		b.add(ev, ok)
+		b.added(prs.parse(b.slot(), msg, rt.zone, meta{collector: c.name, tenant: rt.tenant, addr: addr, received: time.Now()}))
 		if len(b.events) >= c.spec.BatchSize {
 			if b.flush(ctx) != nil {
 				return
@@ -300,11 +302,19 @@ func (b *batcher) fail(err error) {
 	}
 }
 
-func (b *batcher) add(ev event.Event, parsed bool) {
+// slot appends a zero event to the pending ones and returns it for the
+// parser to fill; added must follow.
+func (b *batcher) slot() *event.Event {
 	if len(b.events) == 0 {
 		b.first = time.Now()
 	}
-	b.events = append(b.events, ev)
+	b.events = append(b.events, event.Event{})
+	return &b.events[len(b.events)-1]
+}
+
+// added counts the message whose event slot returned, and whether it
+// parsed.
+func (b *batcher) added(parsed bool) {
 	b.msgs++
 	if !parsed {
 		b.parseErr++

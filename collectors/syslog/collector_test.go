@@ -64,8 +64,9 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// startCollector runs spec with p and returns the bound address.
-func startCollector(t *testing.T, spec *Spec, p collectors.Publisher) (net.Addr, *prometheus.Registry) {
+// startCollector runs spec with p and returns the bound address; opts
+// adjust the collector (test hooks) before it runs.
+func startCollector(t *testing.T, spec *Spec, p collectors.Publisher, opts ...func(*Collector)) (net.Addr, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	c, err := spec.build("test", collectors.Env{Logger: zerolog.Nop(), Registerer: reg})
@@ -74,6 +75,9 @@ func startCollector(t *testing.T, spec *Spec, p collectors.Publisher) (net.Addr,
 	}
 	addrc := make(chan net.Addr, 1)
 	c.onListen = func(a net.Addr) { addrc <- a }
+	for _, o := range opts {
+		o(c)
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx, p) }()

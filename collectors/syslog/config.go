@@ -37,8 +37,11 @@ const (
 	DefaultBatchWait      = 50 * time.Millisecond
 	DefaultInFlight       = 1
 	DefaultUDPQueue       = 16384
+	DefaultReadBuffer     = 8 << 20
 	DefaultTimezone       = "Local"
 	maxMaxMessageSize     = 16 << 20
+	minReadBuffer         = 4 << 10
+	maxReadBuffer         = 1 << 30
 )
 
 // Type is the collector type registered as `type: syslog`.
@@ -80,6 +83,11 @@ type Spec struct {
 	// UDPQueue bounds datagrams waiting to be parsed; beyond it the newest
 	// are dropped and counted. Default 16384.
 	UDPQueue int `yaml:"udp_queue"`
+	// ReadBuffer is the UDP socket receive buffer asked for, in bytes
+	// (SO_RCVBUF; SO_RCVBUFFORCE on Linux when the process may): bursts
+	// wait there while the reader catches up. Without CAP_NET_ADMIN the
+	// kernel caps it at net.core.rmem_max. Default 8 MiB; udp only.
+	ReadBuffer int `yaml:"read_buffer"`
 	// KeepOriginal also stores the raw message as event.original.
 	KeepOriginal bool `yaml:"keep_original"`
 	// Parser normalizes the message body to ECS with collectors/parse:
@@ -112,6 +120,7 @@ func NewSpec() *Spec {
 		BatchWait:      DefaultBatchWait,
 		InFlight:       DefaultInFlight,
 		UDPQueue:       DefaultUDPQueue,
+		ReadBuffer:     DefaultReadBuffer,
 		Timezone:       DefaultTimezone,
 		Parser:         parse.Auto,
 	}
@@ -221,6 +230,9 @@ func (s *Spec) Validate() error {
 	}
 	if s.UDPQueue < 1 {
 		bad("udp_queue", "must be > 0")
+	}
+	if s.ReadBuffer < minReadBuffer || s.ReadBuffer > maxReadBuffer {
+		bad("read_buffer", "must be %d to %d bytes, got %d", minReadBuffer, maxReadBuffer, s.ReadBuffer)
 	}
 	if s.Tenant == "" && len(s.Sources) == 0 {
 		bad("tenant", "required when there are no sources (every sender would be refused)")

@@ -18,9 +18,9 @@ func TestDecodeAndValidate(t *testing.T) {
 	}{
 		{"ok", `[{name: s, type: syslog, listen: "udp://0.0.0.0:514", tenant: camau, timezone: Asia/Ho_Chi_Minh,
 		  sources: [{name: a, tenant: a, cidrs: [10.0.0.0/8], timezone: UTC}]}]`, nil},
-		{"all_problems", `[{type: syslog, listen: "http://x:1", max_message_size: 10, batch_size: 0, timezone: Mars/Base,
+		{"all_problems", `[{type: syslog, listen: "http://x:1", max_message_size: 10, batch_size: 0, read_buffer: 100, timezone: Mars/Base,
 		  sources: [{cidrs: [nonsense], cns: [x]}]}]`, []string{
-			"collectors[0].listen:", "collectors[0].max_message_size:", "collectors[0].batch_size:", "collectors[0].timezone:",
+			"collectors[0].listen:", "collectors[0].max_message_size:", "collectors[0].batch_size:", "collectors[0].read_buffer:", "collectors[0].timezone:",
 			"collectors[0].sources[0].tenant: required", "collectors[0].sources[0].cns:", "collectors[0].sources[0].cidrs[0]:"}},
 		{"no_tenant", `[{type: syslog, listen: "tcp://:5514"}]`, []string{"collectors[0].tenant: required"}},
 		{"tls_needs_cert", `[{type: syslog, listen: "tls://:6514", tenant: t}]`, []string{"cert_file: required", "key_file: required"}},

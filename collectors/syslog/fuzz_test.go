@@ -42,7 +42,7 @@ func FuzzParse(f *testing.F) {
 			if len(msg) > 1024 {
 				t.Fatalf("message of %d bytes exceeds the maximum", len(msg))
 			}
-			ev, _ := p.parse(msg, time.UTC, testMeta)
+			ev, _ := parseOne(p, msg, time.UTC, testMeta)
 			if ev.ID == "" || ev.Time.IsZero() {
 				t.Fatalf("event without ID or time: %+v", ev)
 			}

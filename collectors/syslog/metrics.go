@@ -32,6 +32,9 @@ const (
 	reasonConnLimit = "connection_limit"
 	reasonFraming   = "framing"
 	reasonShutdown  = "shutdown"
+	// reasonKernel: UDP datagrams the kernel dropped before they were
+	// read (socket receive buffer full).
+	reasonKernel = "kernel"
 )
 
 func newMetrics(reg prometheus.Registerer, collector string) (*metrics, error) {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	gosyslog "github.com/leodido/go-syslog/v4"
 	"github.com/leodido/go-syslog/v4/auto"
@@ -53,19 +54,19 @@ type parser struct {
 	year     rfc3164.YearOperator
 	machines map[*time.Location]gosyslog.Machine
 	// slab is carved into events' field slices, saving one allocation per
-	// event.
+	// event: an event's fields are assembled in place at its end.
 	slab []event.Field
-	// scratch is where an event's fields are assembled before being copied
-	// to a slice of exactly their size.
-	scratch []event.Field
 	// The sender's source.ip and source.port, formatted once per sender.
 	lastAddr netip.AddrPort
 	srcIP    event.Value
 	srcPort  event.Value
 }
 
-// slabFields is how many fields one slab allocation holds.
-const slabFields = 4096
+// slabFields is how many fields one slab allocation holds: as many as fit
+// in 32 KiB, the largest size the runtime allocates from its per-P caches
+// (larger slabs are much slower to allocate and keep more memory alive
+// while any of their events is).
+const slabFields = (32 << 10) / int(unsafe.Sizeof(event.Field{}))
 
 func newParser(keepOriginal bool, ecs string) *parser {
 	return &parser{keepOriginal: keepOriginal, ecs: ecs, year: rfc3164.CurrentYear{}, machines: map[*time.Location]gosyslog.Machine{}}
@@ -87,31 +88,44 @@ func (p *parser) machine(zone *time.Location) gosyslog.Machine {
 	return m
 }
 
-// fields returns an empty slice with room for n fields, carved from the
-// slab; its capacity is exactly n so that growing it never touches a
-// neighbour's fields.
-func (p *parser) fields(n int) []event.Field {
+// maxFixedFields bounds the fields parse sets besides structured data.
+const maxFixedFields = 16
+
+// room returns an empty slice with room for at least n fields at the end
+// of the slab, where parse assembles an event's fields; claim then hands
+// them over.
+func (p *parser) room(n int) []event.Field {
 	if n > slabFields/4 {
 		return make([]event.Field, 0, n)
 	}
 	if len(p.slab)+n > cap(p.slab) {
 		p.slab = make([]event.Field, 0, slabFields)
 	}
-	f := p.slab[len(p.slab) : len(p.slab) : len(p.slab)+n]
-	p.slab = p.slab[:len(p.slab)+n]
-	return f
+	return p.slab[len(p.slab):len(p.slab):cap(p.slab)]
 }
 
-// parse returns the event of the message raw (without framing) and whether
-// it parsed. An unparsable message still yields an event: its text in
-// message and event.original, with error.message saying why, so nothing is
-// lost silently.
+// claim takes the fields f, assembled in the slice room returned, out of
+// the slab and returns them with a capacity of exactly their length, so
+// that growing them (Set) never touches a neighbour's fields.
+func (p *parser) claim(f []event.Field) []event.Field {
+	if len(p.slab) < cap(p.slab) && len(f) > 0 && &p.slab[:len(p.slab)+1][len(p.slab)] == &f[0] {
+		p.slab = p.slab[:len(p.slab)+len(f)]
+	}
+	return f[:len(f):len(f)]
+}
+
+// parse sets *ev to the event of the message raw (without framing) and
+// reports whether it parsed. An unparsable message still yields an event:
+// its text in message and event.original, with error.message saying why,
+// so nothing is lost silently. Filling the caller's event (a batch's
+// slot) rather than returning one saves copying it and, because the ECS
+// parsers take its address, allocating it.
 //
 // Fields are appended in name order (the order of the code below), only
 // the structured data, whose ids come from a map, is sorted.
-func (p *parser) parse(raw []byte, zone *time.Location, md meta) (event.Event, bool) {
+func (p *parser) parse(ev *event.Event, raw []byte, zone *time.Location, md meta) bool {
 	raw = trimTrailingNewline(raw)
-	ev := event.Event{
+	*ev = event.Event{
 		ID:      event.NewID(md.tenant, raw),
 		Tenant:  md.tenant,
 		Source:  md.collector,
@@ -139,7 +153,7 @@ func (p *parser) parse(raw []byte, zone *time.Location, md meta) (event.Event, b
 	for _, params := range sd {
 		nsd += max(len(params), 1)
 	}
-	f := p.scratch[:0]
+	f := p.room(maxFixedFields + nsd)
 	var original string
 	if !ok || p.keepOriginal {
 		original = string(raw)
@@ -235,14 +249,13 @@ func (p *parser) parse(raw []byte, zone *time.Location, md meta) (event.Event, b
 	if ev.Time.IsZero() {
 		ev.Time = md.received
 	}
-	p.scratch = f[:0]
-	ev.Fields = append(p.fields(len(f)), f...)
+	ev.Fields = p.claim(f)
 	if p.ecs != ParserNone && p.ecs != "" {
-		if err := parse.Parse(p.ecs, &ev); err != nil && !errors.Is(err, parse.ErrNoMatch) {
+		if err := parse.Parse(p.ecs, ev); err != nil && !errors.Is(err, parse.ErrNoMatch) {
 			ev.Set("error.message", event.StringValue("parse: "+err.Error()))
 		}
 	}
-	return ev, ok
+	return ok
 }
 
 func smallInt(i int) event.Value {

@@ -3,9 +3,12 @@ package syslog
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,7 +46,7 @@ func TestParseGolden(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newParser(tc.keep, ParserNone)
 			p.year = rfc3164.Year{YYYY: 2026}
-			ev, ok := p.parse([]byte(tc.in), tc.zone, testMeta)
+			ev, ok := parseOne(p, []byte(tc.in), tc.zone, testMeta)
 			if ok != tc.parsed {
 				t.Errorf("parsed = %v, want %v (%s)", ok, tc.parsed, ev.GetString("error.message"))
 			}
@@ -71,7 +74,7 @@ func TestParseGolden(t *testing.T) {
 
 func TestParseFields(t *testing.T) {
 	p := newParser(false, ParserNone)
-	ev, ok := p.parse([]byte(`<165>1 2026-11-25T03:04:05.123Z fw1 app 77 ID47 [x@1 a="b"] msg`), time.UTC, testMeta)
+	ev, ok := parseOne(p, []byte(`<165>1 2026-11-25T03:04:05.123Z fw1 app 77 ID47 [x@1 a="b"] msg`), time.UTC, testMeta)
 	if !ok {
 		t.Fatal("not parsed")
 	}
@@ -94,9 +97,45 @@ func TestParseFields(t *testing.T) {
 	}
 	// RFC 3164 timestamps are read in the source's zone.
 	ict := time.FixedZone("ICT", 7*3600)
-	ev, _ = p.parse([]byte(`<38>Nov 25 10:00:00 web01 sshd[1]: x`), ict, testMeta)
+	ev, _ = parseOne(p, []byte(`<38>Nov 25 10:00:00 web01 sshd[1]: x`), ict, testMeta)
 	if h := ev.Time.UTC().Hour(); h != 3 {
 		t.Errorf("RFC 3164 in UTC+7: hour %d UTC, want 3", h)
+	}
+}
+
+// parseOne parses raw into a new event.
+func parseOne(p *parser, raw []byte, zone *time.Location, md meta) (event.Event, bool) {
+	var ev event.Event
+	ok := p.parse(&ev, raw, zone, md)
+	return ev, ok
+}
+
+// TestSlabNeighbours checks that events carved from one slab do not share
+// field storage: growing one event's fields leaves the next one intact,
+// also across slab boundaries and for events too large for the slab.
+func TestSlabNeighbours(t *testing.T) {
+	p := newParser(false, ParserNone)
+	var sd strings.Builder
+	for i := range slabFields / 4 {
+		fmt.Fprintf(&sd, "[s%d@1]", i)
+	}
+	msgs := []string{"<13>1 - h a - - - one", "<13>1 - h a - - " + sd.String() + " big", "<13>1 - h a - - - two"}
+	var evs []event.Event
+	for i := range 3 * slabFields / maxFixedFields {
+		ev, _ := parseOne(p, []byte(msgs[i%len(msgs)]), time.UTC, testMeta)
+		evs = append(evs, ev)
+	}
+	for i := range evs {
+		evs[i].Set("zzz.added", event.StringValue(strconv.Itoa(i)))
+		evs[i].Set("aaa.added", event.StringValue(strconv.Itoa(i)))
+	}
+	for i, ev := range evs {
+		if got := ev.GetString("zzz.added") + ev.GetString("aaa.added"); got != strconv.Itoa(i)+strconv.Itoa(i) {
+			t.Fatalf("event %d: added fields %q: overwritten by a neighbour", i, got)
+		}
+		if msg := ev.Message(); msg != strings.Fields(msgs[i%len(msgs)])[len(strings.Fields(msgs[i%len(msgs)]))-1] {
+			t.Fatalf("event %d: message %q", i, msg)
+		}
 	}
 }
 
@@ -108,7 +147,7 @@ func TestFieldsSorted(t *testing.T) {
 		`<165>1 2026-11-25T03:04:05.123Z fw1 app worker ID47 [b@1 z="1" a="2"][a@1][a@1 x="y"] msg`,
 		"junk", `<13>1 - - - - - -`, "<38>Nov 25 10:00:00 web01 sudo[991]: x",
 	} {
-		ev, _ := p.parse([]byte(in), time.UTC, testMeta)
+		ev, _ := parseOne(p, []byte(in), time.UTC, testMeta)
 		for i := 1; i < len(ev.Fields); i++ {
 			if ev.Fields[i-1].Name >= ev.Fields[i].Name {
 				t.Errorf("%q: fields not sorted/unique at %q, %q", in, ev.Fields[i-1].Name, ev.Fields[i].Name)

@@ -14,10 +14,6 @@ import (
 // maxUDPSources bounds the sender → route cache of a UDP listener.
 const maxUDPSources = 4096
 
-// udpReadBuffer is the socket receive buffer asked for, so that bursts wait
-// in the kernel rather than being dropped there (uncounted by us).
-const udpReadBuffer = 8 << 20
-
 // datagram is one received UDP message waiting to be parsed.
 type datagram struct {
 	data []byte
@@ -33,11 +29,16 @@ func (c *Collector) runUDP(ctx context.Context, p collectors.Publisher) error {
 		return fmt.Errorf("listening on %s: %w", c.spec.Listen, err)
 	}
 	conn := pc.(*net.UDPConn)
-	// Best effort: the kernel caps it at net.core.rmem_max.
-	conn.SetReadBuffer(udpReadBuffer)
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	c.log.Info().Str("addr", conn.LocalAddr().String()).Str("proto", "udp").Msg("syslog listening")
+	granted, err := setupUDPSocket(conn, c.spec.ReadBuffer)
+	if err != nil {
+		c.log.Warn().Err(err).Msg("UDP socket options not set: kernel drops are not counted")
+	} else if granted > 0 && granted < c.spec.ReadBuffer {
+		c.log.Warn().Int("read_buffer", c.spec.ReadBuffer).Int("granted", granted).
+			Msg("UDP receive buffer capped by the kernel: raise net.core.rmem_max or grant CAP_NET_ADMIN")
+	}
+	c.log.Info().Str("addr", conn.LocalAddr().String()).Str("proto", "udp").Int("read_buffer", granted).Msg("syslog listening")
 	if c.onListen != nil {
 		c.onListen(conn.LocalAddr())
 	}
@@ -52,16 +53,31 @@ func (c *Collector) runUDP(ctx context.Context, p collectors.Publisher) error {
 
 // udpRead reads datagrams into queue and never blocks on it: when the queue
 // is full the datagram is dropped and counted for its source.
+//
+// Datagrams the kernel dropped because the socket buffer was full (the
+// reader fell behind) are counted with source "unknown" and reason
+// "kernel" where the kernel reports them (Linux: SO_RXQ_OVFL). The counter
+// comes with the datagrams, so drops show once the next datagram after
+// them is read.
 func (c *Collector) udpRead(ctx context.Context, conn *net.UDPConn, queue chan<- datagram) error {
 	buf := make([]byte, 65536)
+	oob := make([]byte, udpOOBSize)
+	var kernelSeen uint32 // the socket's drop counter as last reported
 	routes := map[netip.Addr]*route{}
 	for {
-		n, addr, err := conn.ReadFromUDPAddrPort(buf)
+		if c.beforeRead != nil {
+			c.beforeRead()
+		}
+		n, oobn, _, addr, err := conn.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("reading %s: %w", c.spec.Listen, err)
+		}
+		if d, ok := kernelDrops(oob[:oobn]); ok && d != kernelSeen {
+			c.m.drop(unknownSource, reasonKernel, int(d-kernelSeen)) // modulo 2^32
+			kernelSeen = d
 		}
 		ip := addr.Addr().Unmap()
 		rt, ok := routes[ip]
@@ -116,8 +132,7 @@ func (c *Collector) udpWorker(ctx context.Context, queue <-chan datagram, p coll
 				c.m.drop(d.rt.name, reasonShutdown, 1)
 				continue
 			}
-			ev, parsed := prs.parse(d.data, d.rt.zone, meta{collector: c.name, tenant: d.rt.tenant, addr: d.addr, received: d.at})
-			b.add(ev, parsed)
+			b.added(prs.parse(b.slot(), d.data, d.rt.zone, meta{collector: c.name, tenant: d.rt.tenant, addr: d.addr, received: d.at}))
 			if len(b.events) == 1 {
 				timer.Reset(c.spec.BatchWait)
 			}

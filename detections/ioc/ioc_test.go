@@ -33,6 +33,12 @@ func loadFile(t *testing.T, name string) ([]detections.Rule, error) {
 	return rules, err
 }
 
+// withNumber sets a number field on ev.
+func withNumber(ev *event.Event, name string, n float64) *event.Event {
+	ev.Set(name, event.NumberValue(n))
+	return ev
+}
+
 func mkEvent(kv ...string) *event.Event {
 	ev := &event.Event{ID: "e1"}
 	for i := 0; i+1 < len(kv); i += 2 {
@@ -110,6 +116,17 @@ func TestMatch(t *testing.T) {
 		{"list value", &event.Event{Fields: []event.Field{{Name: "related.ip", Value: event.Value{Kind: event.List, List: []event.Value{event.StringValue("1.1.1.1"), event.StringValue("203.0.113.7")}}}}},
 			[]string{"ioc:feed:critical ip 203.0.113.7 related.ip"}},
 		{"unrelated field", mkEvent("message", "203.0.113.7 evil.example"), nil},
+		// network.http events of collectors/pcap: origin-form target, host apart.
+		{"http origin form", mkEvent("url.domain", "BAD.example.net", "url.original", "/payload.exe", "url.path", "/payload.exe"),
+			[]string{"ioc:feed:high url bad.example.net/payload.exe url.original"}},
+		{"http origin form other path", mkEvent("url.domain", "bad.example.net", "url.original", "/other"), nil},
+		{"http origin form other port", withNumber(mkEvent("url.domain", "bad.example.net", "url.original", "/payload.exe"), "url.port", 8080), nil},
+		{"http origin form port 80", withNumber(mkEvent("url.domain", "bad.example.net", "url.original", "/payload.exe"), "url.port", 80),
+			[]string{"ioc:feed:high url bad.example.net/payload.exe url.original"}},
+		{"http origin form without host", mkEvent("url.original", "/payload.exe"), nil},
+		{"host is an address", mkEvent("url.domain", "203.0.113.7"), []string{"ioc:feed:critical ip 203.0.113.7 url.domain"}},
+		{"host is a v6 address", mkEvent("http.request.host", "[2001:db8:1::5]"), []string{"ioc:feed:high ip 2001:db8::/32 http.request.host"}},
+		{"dns reverse name is no address", mkEvent("dns.question.name", "7.113.0.203.in-addr.arpa"), nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -219,6 +219,9 @@ func (r *Rule) Eval(_ context.Context, ev *event.Event, emit func(detections.Fin
 		}
 		m.value(g, f.Name, f.Value)
 	}
+	if len(r.set.urls) > 0 {
+		m.originForm(ev)
+	}
 	if len(m.kv) > 0 {
 		emit(detections.Finding{Events: []*event.Event{ev}, GroupBy: m.kv})
 	}
@@ -254,6 +257,15 @@ func (m *matcher) value(g group, f string, x event.Value) {
 			}
 		}
 	case gDomain:
+		// An HTTP Host or a server name may be an address literal.
+		if looksLikeAddr(v) {
+			if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(v, "["), "]")); err == nil {
+				if len(s.addrs)+len(s.prefixes) > 0 {
+					m.hit(f, s.LookupAddr(a))
+				}
+				return
+			}
+		}
 		m.hit(f, s.LookupDomain(v))
 	case gURL:
 		m.hit(f, s.LookupURL(v))
@@ -285,6 +297,32 @@ func (m *matcher) value(g group, f string, x event.Value) {
 	case gEmail:
 		m.hit(f, s.LookupEmail(v))
 	}
+}
+
+// originForm matches URL indicators against an HTTP request seen on the
+// wire (collectors/pcap network.http events), whose url.original is the
+// request target in origin form ("/path?query") and whose host is in
+// url.domain and url.port: the URL is rebuilt from them, the port kept
+// unless it is 80 or 443 (as Normalize drops those). Matches are reported
+// under url.original.
+func (m *matcher) originForm(ev *event.Event) {
+	target := ev.GetString("url.original")
+	if !strings.HasPrefix(target, "/") {
+		return
+	}
+	host := ev.GetString("url.domain")
+	if host == "" {
+		return
+	}
+	if strings.IndexByte(host, ':') >= 0 && !strings.HasPrefix(host, "[") {
+		host = "[" + host + "]"
+	}
+	if p, ok := ev.Get("url.port"); ok {
+		if port := p.Text(); port != "" && port != "80" && port != "443" {
+			host += ":" + port
+		}
+	}
+	m.hit("url.original", m.s.LookupURL(host+target))
 }
 
 func (m *matcher) hit(field string, in *Indicator) {

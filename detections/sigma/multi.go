@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/mangrove-soc/mangrove/collectors/event"
@@ -330,8 +331,95 @@ type setScratch struct {
 	route  []uint32 // per route: gen<<1 | holds, when evaluated
 	hits   []int32
 	cands  []int32
-	low    []byte       // a value's text lowered, for the exact tables
-	fields []*fieldScan // per event field: its scanner
+	low    []byte // a value's text lowered, for the exact tables
+	// shapes caches the field scanners of each list of field names seen
+	// twice (events of one source share a few), by Set and fingerprint;
+	// seen holds the fingerprints seen once. A pooled scratch thus keeps
+	// the Sets it served alive until the pool drops it.
+	shapes map[shapeKey]*fieldShape
+	seen   map[shapeKey]bool
+	// one is the shape of an event whose names are not cached.
+	one fieldShape
+}
+
+// shapeKey identifies a list of field names for one Set: a fingerprint,
+// which the cached entry's names confirm.
+type shapeKey struct {
+	set *Set
+	fp  uint64
+}
+
+// fieldShape is what a Set reads in the fields of events whose field names
+// are names, in order.
+type fieldShape struct {
+	names  []string
+	fields []*fieldScan // per field: its scanner, nil for none
+	kw     []bool       // per field: a keyword field (Set.keywords)
+}
+
+// maxShapes bounds the shapes (and the fingerprints seen once) a scratch
+// keeps; beyond it the cache starts afresh.
+const maxShapes = 1024
+
+// shapeOf returns the scanners of fields: from the cache when an entry has
+// the same names, else resolved by name; valid until the next call with
+// sc. A list of names seen a second time is cached (a copy), so events of
+// ever-new shapes cost no allocation.
+func (s *Set) shapeOf(sc *setScratch, fields []event.Field) *fieldShape {
+	// A cheap fingerprint (length and three bytes of each name).
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for i := range fields {
+		n := fields[i].Name
+		v := uint64(len(n))
+		if len(n) > 0 {
+			v |= uint64(n[0])<<16 | uint64(n[len(n)/2])<<24 | uint64(n[len(n)-1])<<32
+		}
+		h = (h ^ v) * prime
+	}
+	key := shapeKey{s, h}
+	if sh := sc.shapes[key]; sh != nil && len(sh.names) == len(fields) {
+		same := true
+		for i := range fields {
+			if sh.names[i] != fields[i].Name {
+				same = false
+				break
+			}
+		}
+		if same {
+			return sh
+		}
+	}
+	if sc.seen[key] {
+		sh := &fieldShape{names: make([]string, len(fields))}
+		for i := range fields {
+			// A copy: the name may be part of the event's input.
+			sh.names[i] = strings.Clone(fields[i].Name)
+		}
+		s.resolve(sh, fields)
+		if sc.shapes == nil || len(sc.shapes) >= maxShapes {
+			sc.shapes = map[shapeKey]*fieldShape{}
+		}
+		sc.shapes[key] = sh
+		return sh
+	}
+	if sc.seen == nil || len(sc.seen) >= maxShapes {
+		sc.seen = map[shapeKey]bool{}
+	}
+	sc.seen[key] = true
+	sc.one.fields, sc.one.kw = sc.one.fields[:0], sc.one.kw[:0]
+	s.resolve(&sc.one, fields)
+	return &sc.one
+}
+
+// resolve appends to sh the scanner of each field and whether it is a
+// keyword field.
+func (s *Set) resolve(sh *fieldShape, fields []event.Field) {
+	for i := range fields {
+		n := fields[i].Name
+		sh.fields = append(sh.fields, s.byName[n])
+		sh.kw = append(sh.kw, slices.Contains(s.keywords, n))
+	}
 }
 
 var setScratchPool = sync.Pool{New: func() any { return &setScratch{} }}
@@ -367,23 +455,27 @@ func (s *Set) EvalAll(ctx context.Context, ev *event.Event, emit func(rule int, 
 	defer setScratchPool.Put(sc)
 	sc.reset(s)
 	if len(s.byName) > 0 || s.anyField != nil {
-		// Resolve each field's scanner, and whether the event has a keyword
-		// field holding a string.
+		// Each field's scanner, and whether the event has a keyword field
+		// holding a string.
+		sh := s.shapeOf(sc, ev.Fields)
 		kwOnly := false
-		sc.fields = sc.fields[:0]
-		for i := range ev.Fields {
-			f := &ev.Fields[i]
-			sc.fields = append(sc.fields, s.byName[f.Name])
-			if !kwOnly && f.Value.Kind == event.String && s.anyField != nil && slices.Contains(s.keywords, f.Name) {
-				// As keyword searches find it (Event.Get).
-				v, ok := ev.Get(f.Name)
-				kwOnly = ok && v.Kind == event.String
+		if s.anyField != nil {
+			for i, kw := range sh.kw {
+				if kw && ev.Fields[i].Value.Kind == event.String {
+					// As keyword searches find it (Event.Get).
+					if v, ok := ev.Get(ev.Fields[i].Name); ok && v.Kind == event.String {
+						kwOnly = true
+						break
+					}
+				}
 			}
 		}
 		for i := range ev.Fields {
 			f := &ev.Fields[i]
-			fs := sc.fields[i]
-			any := s.anyField != nil && (!kwOnly || slices.Contains(s.keywords, f.Name))
+			fs := sh.fields[i]
+			// Keyword literals: in the keyword fields only when the event
+			// has one, else in every field.
+			any := s.anyField != nil && (!kwOnly || sh.kw[i])
 			switch {
 			case fs == nil && any:
 				fs = s.anyField

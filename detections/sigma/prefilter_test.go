@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/mangrove-soc/mangrove/collectors/event"
@@ -37,6 +38,7 @@ func TestSetEdgeCases(t *testing.T) {
 		16: "s: {Count|gt: 3}\ncondition: s",
 		17: "s: {Name|contains: 'Äpfel'}\ncondition: s",
 		18: "s: {CommandLine|re: '(?i)kerberos'}\ncondition: s",
+		19: "s: {abxde|contains: evil}\ncondition: s",
 	}
 	events := []string{
 		`{"EventID": 4720, "TargetUserName": "bob$"}`,
@@ -65,6 +67,13 @@ func TestSetEdgeCases(t *testing.T) {
 		`{"Name": "ÄPFEL und Birnen"}`,
 		`{"Name": "äpfel"}`,
 		`{"CommandLine": "\u212Aerberos (Kelvin sign)"}`,
+		// The same cheap shape fingerprint (length, first, middle and last
+		// byte of each name), different names: the cache compares names.
+		`{"abxye": "evil"}`,
+		`{"abxye": "evil"}`,
+		`{"abxde": "evil"}`,
+		`{"abxye": "evil"}`,
+		`{"abxde": "evil"}`,
 	}
 	var rules []detections.Rule
 	for i, d := range dets {
@@ -166,4 +175,65 @@ func TestContainsIndex(t *testing.T) {
 			t.Errorf("%q: rule %v, matchers %v", s, got, want)
 		}
 	}
+}
+
+// TestSetConcurrent evaluates one Set from several goroutines on events of
+// different field-name shapes (each goroutine's pooled scratch caches them)
+// and checks every result against the rules evaluated alone; with -race it
+// also checks that nothing is shared.
+func TestSetConcurrent(t *testing.T) {
+	dets := []string{
+		"s: {Image|endswith: '\\cmd.exe'}\nt: {CommandLine|contains: ' /c '}\ncondition: s and t",
+		"k: ['mimikatz']\ncondition: k",
+		"s: {abxde|contains: evil}\ncondition: s",
+		"s: {EventID: 4720}\ncondition: s",
+	}
+	events := []string{
+		`{"Image": "C:\\Windows\\cmd.exe", "CommandLine": "cmd /c dir"}`,
+		`{"Image": "C:\\Windows\\cmd.exe", "CommandLine": "cmd /k dir", "EventID": 4720}`,
+		`{"message": "MIMIKATZ here", "CommandLine": "x"}`,
+		`{"CommandLine": "run mimikatz"}`,
+		`{"abxye": "evil"}`,
+		`{"abxde": "evil"}`,
+		`{"EventID": "4720", "abxde": "good"}`,
+	}
+	var rules []detections.Rule
+	for i, d := range dets {
+		r, err := compileRule(t, detectionRule(d))
+		if err != nil {
+			t.Fatalf("rule %d: %v", i, err)
+		}
+		rules = append(rules, r)
+	}
+	set, err := NewSet(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	evs := make([]*event.Event, len(events))
+	want := make([][]int, len(events))
+	for i, js := range events {
+		evs[i] = jsonEvent(t, js)
+		for ri, r := range rules {
+			_ = r.Eval(ctx, evs[i], func(detections.Finding) { want[i] = append(want[i], ri) })
+		}
+	}
+	if len(slices.Concat(want...)) == 0 {
+		t.Fatal("no rule fires: the comparison proves nothing")
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for n := range 300 {
+				i := (n*7 + g) % len(evs)
+				var got []int
+				_ = set.EvalAll(ctx, evs[i], func(ri int, _ detections.Finding) { got = append(got, ri) })
+				if !slices.Equal(got, want[i]) {
+					t.Errorf("goroutine %d, event %d: set fired %v, rules %v", g, i, got, want[i])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -4,8 +4,9 @@
 // records when each was last heard from and Tick emits a Finding, once per
 // silence, for every watched source quiet for longer than its interval.
 //
-// The state is in memory and bounded (MaxSources): after a restart a source
-// is watched again from its first new event.
+// The state is bounded (MaxSources) and survives restarts through
+// detections.Stateful (Snapshot, Restore), which the process saves and
+// restores with the correlation state.
 package silence
 
 import (
@@ -50,7 +51,16 @@ type Config struct {
 	MaxSources int `yaml:"max_sources"`
 	// Severity of the alerts (default medium).
 	Severity string `yaml:"severity"`
+	// RestartGrace is how long after the state is restored (at start-up)
+	// a source is not yet reported, so that senders can reconnect and
+	// their backlogs arrive (default 5m). It is never longer than the
+	// time the state was not being updated (since the snapshot was
+	// written).
+	RestartGrace time.Duration `yaml:"restart_grace"`
 }
+
+// DefaultRestartGrace is Config.RestartGrace's default.
+const DefaultRestartGrace = 5 * time.Minute
 
 // Override is a different interval for the sources it matches (path.Match
 // patterns, empty matches all).
@@ -69,6 +79,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxSources < 0 {
 		errs = append(errs, errors.New("max_sources: must be >= 0"))
+	}
+	if c.RestartGrace < 0 {
+		errs = append(errs, errors.New("restart_grace: must be >= 0"))
 	}
 	check := func(p, pat string) {
 		if _, err := path.Match(pat, ""); err != nil {
@@ -105,10 +118,13 @@ type state struct {
 	last     atomic.Int64 // Unix nanoseconds of the last event
 	interval time.Duration
 	alerted  atomic.Bool // a finding was emitted for the current silence
+	// notBefore (Unix nanoseconds) holds back findings after a restore;
+	// set before the state is shared.
+	notBefore int64
 }
 
-// Rule is the silent-source rule. It implements detections.Rule and
-// detections.Ticker and is safe for concurrent use.
+// Rule is the silent-source rule. It implements detections.Rule,
+// detections.Ticker and detections.Stateful and is safe for concurrent use.
 type Rule struct {
 	cfg  Config
 	sev  alert.Severity
@@ -118,8 +134,9 @@ type Rule struct {
 }
 
 var (
-	_ detections.Rule   = (*Rule)(nil)
-	_ detections.Ticker = (*Rule)(nil)
+	_ detections.Rule     = (*Rule)(nil)
+	_ detections.Ticker   = (*Rule)(nil)
+	_ detections.Stateful = (*Rule)(nil)
 )
 
 // New validates cfg and returns the rule.
@@ -132,6 +149,9 @@ func New(cfg Config) (*Rule, error) {
 	}
 	if cfg.MaxSources == 0 {
 		cfg.MaxSources = 10000
+	}
+	if cfg.RestartGrace == 0 {
+		cfg.RestartGrace = DefaultRestartGrace
 	}
 	sev := alert.Medium
 	if cfg.Severity != "" {
@@ -159,7 +179,7 @@ func (r *Rule) Eval(_ context.Context, ev *event.Event, _ func(detections.Findin
 		return nil
 	}
 	k := key{tenant: ev.Tenant, collector: ev.Source, host: hostOf(ev)}
-	if !matchAny(r.cfg.Collectors, k.collector) || !matchAny(r.cfg.Hosts, k.host) {
+	if !r.watched(k) {
 		return nil
 	}
 	now := r.now().UnixNano()
@@ -209,7 +229,7 @@ func (r *Rule) Tick(_ context.Context, now time.Time, emit func(detections.Findi
 	r.mu.Lock()
 	for k, s := range r.srcs {
 		last := time.Unix(0, s.last.Load())
-		if !s.alerted.Load() && now.Sub(last) > s.interval {
+		if !s.alerted.Load() && now.Sub(last) > s.interval && now.UnixNano() >= s.notBefore {
 			s.alerted.Store(true)
 			out = append(out, due{k, last, s.interval})
 		}
@@ -245,6 +265,11 @@ func (r *Rule) evictLocked() {
 		}
 	}
 	delete(r.srcs, oldest)
+}
+
+// watched reports whether the configuration watches source k.
+func (r *Rule) watched(k key) bool {
+	return matchAny(r.cfg.Collectors, k.collector) && matchAny(r.cfg.Hosts, k.host)
 }
 
 func (r *Rule) intervalFor(k key) time.Duration {

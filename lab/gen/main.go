@@ -137,6 +137,30 @@ var scenarios = []scenario{
 		w.wait(time.Second)
 		w.dialogue(client, 55002, server, 21, []msg{{false, "220 FTP ready\r\n"}, {true, "AUTH TLS\r\n"}, {false, "234 Proceed\r\n"}})
 	}},
+	{"ioc-network", func(w *capture) {
+		// Each reaches one indicator of lab/ioc-network/lab-indicators.csv.
+		w.dnsQuery(client, 43000, "update.evil-c2.example")
+		w.wait(time.Second)
+		w.session(client, 43001, "198.51.100.23", 8443, "hello\r\n", "ok\r\n")
+		w.wait(time.Second)
+		w.session(client, 43002, "192.0.2.80", 443, clientHello("cdn.tls-bad.example"), serverHello())
+		w.wait(time.Second)
+		w.session(client, 43003, "192.0.2.81", 80, "GET /payload/stage2.bin HTTP/1.1\r\nHost: files.http-bad.example\r\nUser-Agent: curl/8.5.0\r\n\r\n",
+			"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	}, func(w *capture) {
+		// Near misses: a longer label, a parent-domain look-alike, the
+		// neighbouring address, another path on the listed URL's host.
+		w.dnsQuery(client, 43000, "update.notevil-c2.example")
+		w.wait(time.Second)
+		w.dnsQuery(client, 43010, "evil-c2.example.org")
+		w.wait(time.Second)
+		w.session(client, 43001, "198.51.100.24", 8443, "hello\r\n", "ok\r\n")
+		w.wait(time.Second)
+		w.session(client, 43002, "192.0.2.80", 443, clientHello("tls-bad.example.net"), serverHello())
+		w.wait(time.Second)
+		w.session(client, 43003, "192.0.2.81", 80, "GET /payload/stage3.bin HTTP/1.1\r\nHost: files.http-bad.example\r\nUser-Agent: curl/8.5.0\r\n\r\n",
+			"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	}},
 }
 
 // benignDNS queries ordinary names, many of them repeatedly.

@@ -16,7 +16,7 @@ import (
 )
 
 // The listing benchmark's store: 100,000 incidents of 20 tenants holding
-// 1,000,000 alerts, some incidents moved along the lifecycle. It is built
+// 1,000,000 alerts (10 each, all within the grouping window), some incidents moved along the lifecycle. It is built
 // once per process (about half a minute) in a directory kept until exit.
 var (
 	bigOnce  sync.Once
@@ -52,7 +52,7 @@ func bigFixture(b *testing.B) *Store {
 			ev := fmt.Sprintf("ev-%d", i)
 			batch = append(batch, alert.Alert{ID: alert.NewID(tenant, "r", ev), Tenant: tenant, RuleID: fmt.Sprintf("rule-%d", inc%300),
 				RuleTitle: fmt.Sprintf("Rule %d", inc%300), Severity: alert.Severity(1 + inc%5), EventIDs: []string{ev},
-				GroupBy: []alert.KV{{Field: "host.name", Value: fmt.Sprintf("host-%d", inc)}}, Time: t0.Add(time.Duration(i) * time.Second)})
+				GroupBy: []alert.KV{{Field: "host.name", Value: fmt.Sprintf("host-%d", inc)}}, Time: t0.Add(time.Duration(i) * 50 * time.Millisecond)})
 			if len(batch) == cap(batch) {
 				day = i / 5000
 				if _, err := s.IngestAlerts(b.Context(), batch); err != nil {
@@ -86,10 +86,11 @@ func BenchmarkIncidentListing(b *testing.B) {
 	filters := map[string]store.IncidentFilter{
 		"all-recent":          {},
 		"tenant-recent":       {Tenant: "agency-07"},
-		"tenant-open-high":    {Tenant: "agency-07", Open: true, MinSeverity: alert.High},
+		"tenant-open-high":    {Tenant: "agency-03", Open: true, MinSeverity: alert.High},
 		"state-triaged":       {States: []incident.State{incident.Triaged}},
 		"tenant-by-priority":  {Tenant: "agency-03", Sort: "priority"},
-		"title-search":        {Tenant: "agency-03", Text: "Rule 17"},
+		"title-search":        {Tenant: "agency-03", Text: "Rule 183"},
+		"title-search-all":    {Text: "host-4242"},
 		"tenant-rule-page-50": {Tenant: "agency-11", RuleID: "rule-11"},
 	}
 	names := make([]string, 0, len(filters))

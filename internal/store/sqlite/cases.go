@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mangrove-soc/mangrove/detections/alert"
 	"github.com/mangrove-soc/mangrove/incidents/grouping"
@@ -517,7 +518,14 @@ func (s *Store) Incidents(ctx context.Context, f store.IncidentFilter) (store.Pa
 		w.add("detected_at < ?", f.Until.UnixNano())
 	}
 	if f.Text != "" {
-		w.add(`title LIKE ? ESCAPE '\'`, "%"+likeEscape(f.Text)+"%")
+		// The trigram index answers substrings of 3 characters or more
+		// (case-insensitively, like LIKE) but not LIKE with ESCAPE: text
+		// with wildcard characters, and short text, scan the titles.
+		if utf8.RuneCountInString(f.Text) >= 3 && !strings.ContainsAny(f.Text, `%_\`) {
+			w.add(`rowid IN (SELECT rowid FROM incidents_title WHERE title LIKE ?)`, "%"+f.Text+"%")
+		} else {
+			w.add(`title LIKE ? ESCAPE '\'`, "%"+likeEscape(f.Text)+"%")
+		}
 	}
 	// Ties are broken by id in the same direction, so that (column, id) is
 	// one index order and the cursor a row-value comparison.

@@ -256,6 +256,12 @@ func TestIncidentListingFiltersAndCursor(t *testing.T) {
 	if len(p.Items) != 8 { // r5, r50..r56
 		t.Fatalf("title search = %d", len(p.Items))
 	}
+	if p, _ = s.Incidents(t.Context(), store.IncidentFilter{Tenant: "so-a", Text: "r5%"}); len(p.Items) != 0 {
+		t.Fatalf("a %% in the text is a literal, found %d", len(p.Items))
+	}
+	if p, _ = s.Incidents(t.Context(), store.IncidentFilter{Tenant: "so-a", Text: "R5"}); len(p.Items) != 8 {
+		t.Fatalf("short title search = %d", len(p.Items))
+	}
 	if _, err := s.Incidents(t.Context(), store.IncidentFilter{Cursor: "%%%"}); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("bad cursor: %v", err)
 	}
