@@ -105,3 +105,33 @@ func BenchmarkFlowTableMemory(b *testing.B) {
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/flows, "heap-bytes/flow")
 	}
 }
+
+// BenchmarkMillionFlows feeds 1,200,000 concurrent UDP flows against the
+// default MaxFlows (1,048,576): the table must stop at the limit, evicting
+// (and reporting) the longest idle, and the heap must stay bounded.
+func BenchmarkMillionFlows(b *testing.B) {
+	const flows = 1_200_000
+	frame := udpIP(b, "10.0.0.1", "10.1.0.1", 1, 53, nil)
+	for b.Loop() {
+		var emitted int
+		p := NewProcessor(Options{}, func(*event.Event) error { emitted++; return nil })
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for i := range flows {
+			frame[17], frame[18], frame[19] = byte(i>>16), byte(i>>8), byte(i)
+			frame[20], frame[21] = byte(i>>16), 1
+			if err := p.Packet(layers.LinkTypeRaw, frame, ci(t0, frame)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		st := p.Stats()
+		if n := len(p.table.flows); n > 1<<20 || st.FlowsEvicted != flows-1<<20 || emitted != int(st.FlowsEvicted) {
+			b.Fatalf("%d flows in the table, %d evicted, %d emitted", n, st.FlowsEvicted, emitted)
+		}
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "heap-MiB")
+		b.ReportMetric(float64(st.FlowsEvicted), "evicted")
+	}
+}
