@@ -143,3 +143,26 @@ func BenchmarkGroupingFlood(b *testing.B) {
 	}
 	b.ReportMetric(float64(i)/b.Elapsed().Seconds(), "alerts/s")
 }
+
+// BenchmarkGroupingSpread measures alerts/s when every alert of a batch
+// joins a different incident (10,000 incidents, batches of 1,000): the
+// worst case for grouping, one incident write per alert.
+func BenchmarkGroupingSpread(b *testing.B) {
+	s := openTest(b)
+	t0 := time.Now()
+	i := 0
+	for b.Loop() {
+		batch := make([]alert.Alert, 1000)
+		for j := range batch {
+			inc := i % 10_000
+			ev := fmt.Sprintf("ev-%d", i)
+			batch[j] = alert.Alert{ID: alert.NewID("so-a", "r", ev), Tenant: "so-a", RuleID: "r", RuleTitle: "R", Severity: alert.Medium,
+				EventIDs: []string{ev}, GroupBy: []alert.KV{{Field: "host.name", Value: fmt.Sprintf("h-%d", inc)}}, Time: t0.Add(time.Duration(i) * time.Millisecond)}
+			i++
+		}
+		if _, err := s.IngestAlerts(b.Context(), batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(i)/b.Elapsed().Seconds(), "alerts/s")
+}

@@ -144,7 +144,7 @@ func (s *Store) IngestAlerts(ctx context.Context, alerts []alert.Alert) (int, er
 		}
 		for _, p := range order {
 			if p.opened {
-				if err := writeIncident(ctx, tx, &p.inc, 0); err != nil {
+				if err := writeIncident(ctx, au, &p.inc, 0); err != nil {
 					return err
 				}
 				detail, _ := json.Marshal(map[string]any{"rule_id": p.inc.RuleID, "group_key": p.inc.GroupKey, "alert_id": p.firstID,
@@ -155,7 +155,7 @@ func (s *Store) IngestAlerts(ctx context.Context, alerts []alert.Alert) (int, er
 				}
 				continue
 			}
-			if err := writeIncident(ctx, tx, &p.inc, p.inc.Version-p.joined); err != nil {
+			if err := writeIncident(ctx, au, &p.inc, p.inc.Version-p.joined); err != nil {
 				return err
 			}
 			detail, _ := json.Marshal(map[string]any{"alerts": p.joined, "alert_count": p.inc.AlertCount, "severity": p.inc.Severity})
@@ -181,7 +181,13 @@ func addSystems(inc *incident.Incident, systems []incident.System) {
 
 // writeIncident inserts inc (prevVersion 0) or updates it if its stored
 // version is still prevVersion; otherwise store.ErrStale.
-func writeIncident(ctx context.Context, tx *sql.Tx, inc *incident.Incident, prevVersion int) error {
+// execer runs a write; the auditor prepares each statement once per
+// transaction.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func writeIncident(ctx context.Context, tx execer, inc *incident.Incident, prevVersion int) error {
 	doc, err := json.Marshal(inc)
 	if err != nil {
 		return fmt.Errorf("encoding incident %s: %w", inc.ID, err)
@@ -340,7 +346,7 @@ func readAlert(ctx context.Context, q queryer, tenant, id string) (alert.Alert, 
 	return a, nil
 }
 
-func writeAlert(ctx context.Context, tx *sql.Tx, a *alert.Alert) error {
+func writeAlert(ctx context.Context, tx execer, a *alert.Alert) error {
 	doc, err := json.Marshal(a)
 	if err != nil {
 		return fmt.Errorf("encoding alert %s: %w", a.ID, err)
@@ -373,7 +379,7 @@ func (s *Store) UpdateAlert(ctx context.Context, tenant, id string, acknowledge 
 		if len(changes) == 0 {
 			return nil
 		}
-		if err := writeAlert(ctx, tx, &a); err != nil {
+		if err := writeAlert(ctx, au, &a); err != nil {
 			return err
 		}
 		changes["incident_id"] = a.IncidentID
@@ -408,7 +414,7 @@ func (s *Store) AttachAlert(ctx context.Context, tenant, alertID, incidentID, ac
 				v := from.Version
 				from.AlertCount = max(from.AlertCount-1, 0)
 				from.Updated, from.Version = now, v+1
-				if err := writeIncident(ctx, tx, &from, v); err != nil {
+				if err := writeIncident(ctx, au, &from, v); err != nil {
 					return err
 				}
 				if err := auditIncident(ctx, au, actor, &from, "incident.alert_detached", map[string]any{"alert_id": a.ID, "to": to.ID}); err != nil {
@@ -420,11 +426,11 @@ func (s *Store) AttachAlert(ctx context.Context, tenant, alertID, incidentID, ac
 		}
 		v := to.Version
 		to.Join(&a, now)
-		if err := writeIncident(ctx, tx, &to, v); err != nil {
+		if err := writeIncident(ctx, au, &to, v); err != nil {
 			return err
 		}
 		a.IncidentID = to.ID
-		if err := writeAlert(ctx, tx, &a); err != nil {
+		if err := writeAlert(ctx, au, &a); err != nil {
 			return err
 		}
 		return auditIncident(ctx, au, actor, &to, "incident.alert_attached", map[string]any{"alert_id": a.ID})
@@ -627,7 +633,7 @@ func (s *Store) CreateIncident(ctx context.Context, inc incident.Incident, actor
 	inc.GroupKey = "" // reported by hand: alerts do not join it by themselves
 	inc.Priority = incident.Priority(inc.Severity, inc.Systems)
 	err := s.writeTx(ctx, func(tx *sql.Tx, au *auditor) error {
-		if err := writeIncident(ctx, tx, &inc, 0); err != nil {
+		if err := writeIncident(ctx, au, &inc, 0); err != nil {
 			if strings.Contains(err.Error(), "UNIQUE") {
 				return fmt.Errorf("%w: incident %s exists", store.ErrConflict, inc.ID)
 			}
@@ -698,7 +704,7 @@ func (s *Store) UpdateIncident(ctx context.Context, tenant, id string, p store.I
 		}
 		inc.Priority = incident.Priority(inc.Severity, inc.Systems)
 		inc.Updated, inc.Version = s.now().UTC(), inc.Version+1
-		if err := writeIncident(ctx, tx, &inc, p.Version); err != nil {
+		if err := writeIncident(ctx, au, &inc, p.Version); err != nil {
 			return err
 		}
 		return auditIncident(ctx, au, actor, &inc, "incident.update", changed)
@@ -735,7 +741,7 @@ func (s *Store) TransitionIncident(ctx context.Context, tenant, id string, to in
 		}
 		from, prev := inc.State, inc.Version
 		inc.Apply(to, s.now().UTC())
-		if err := writeIncident(ctx, tx, &inc, prev); err != nil {
+		if err := writeIncident(ctx, au, &inc, prev); err != nil {
 			return err
 		}
 		detail := map[string]any{"from": from, "to": to}
@@ -806,7 +812,7 @@ func (s *Store) MergeIncidents(ctx context.Context, tenant, target string, sourc
 			src.AlertCount = 0
 			src.DuplicateOf = inc.ID
 			src.Apply(incident.Duplicate, now)
-			if err := writeIncident(ctx, tx, &src, sv); err != nil {
+			if err := writeIncident(ctx, au, &src, sv); err != nil {
 				return err
 			}
 			if err := auditIncident(ctx, au, actor, &src, "incident.merged_into", map[string]any{"target": inc.ID}); err != nil {
@@ -815,7 +821,7 @@ func (s *Store) MergeIncidents(ctx context.Context, tenant, target string, sourc
 		}
 		inc.Priority = incident.Priority(inc.Severity, inc.Systems)
 		inc.Updated, inc.Version = now, prev+1
-		if err := writeIncident(ctx, tx, &inc, prev); err != nil {
+		if err := writeIncident(ctx, au, &inc, prev); err != nil {
 			return err
 		}
 		return auditIncident(ctx, au, actor, &inc, "incident.merge", map[string]any{"sources": sources})
@@ -874,19 +880,19 @@ func (s *Store) SplitIncident(ctx context.Context, tenant, id string, alertIDs [
 				out.AlertCount, out.Severity, out.Techniques = 1, a.Severity, slices.Clone(a.Techniques)
 			}
 			a.IncidentID = out.ID
-			if err := writeAlert(ctx, tx, a); err != nil {
+			if err := writeAlert(ctx, au, a); err != nil {
 				return err
 			}
 		}
 		out.Version = 1
 		out.Priority = incident.Priority(out.Severity, out.Systems)
-		if err := writeIncident(ctx, tx, &out, 0); err != nil {
+		if err := writeIncident(ctx, au, &out, 0); err != nil {
 			return err
 		}
 		pv := parent.Version
 		parent.AlertCount -= len(moved)
 		parent.Updated, parent.Version = now, pv+1
-		if err := writeIncident(ctx, tx, &parent, pv); err != nil {
+		if err := writeIncident(ctx, au, &parent, pv); err != nil {
 			return err
 		}
 		if err := auditIncident(ctx, au, actor, &parent, "incident.split", map[string]any{"new_incident": out.ID, "alerts": ids}); err != nil {

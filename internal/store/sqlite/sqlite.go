@@ -41,7 +41,7 @@ type Store struct {
 func Open(ctx context.Context, path string) (*Store, error) {
 	dsn := func(extra string) string {
 		q := url.Values{}
-		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
+		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "temp_store(MEMORY)"} {
 			q.Add("_pragma", p)
 		}
 		if extra != "" {
@@ -131,7 +131,8 @@ func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx, au *auditor) er
 	// The head is read inside the transaction, not cached: other processes
 	// (mangrove users, tokens) append to the same log while serve runs, and
 	// the immediate transaction lock makes this read-then-append atomic.
-	au := &auditor{tx: tx, now: s.now}
+	au := &auditor{tx: tx, now: s.now, stmts: map[string]*sql.Stmt{}}
+	defer au.close()
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0), COALESCE((SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1), ?) FROM audit_log`,
 		audit.Genesis).Scan(&au.seq, &au.tip); err != nil {
 		tx.Rollback()
@@ -147,12 +148,35 @@ func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx, au *auditor) er
 	return nil
 }
 
-// auditor appends chained entries inside one transaction.
+// auditor appends chained entries inside one transaction. It also runs the
+// transaction's other writes through ExecContext, which prepares each
+// statement once per transaction (a batch of alerts repeats the same few
+// statements thousands of times).
 type auditor struct {
-	tx  *sql.Tx
-	seq int64
-	tip string
-	now func() time.Time
+	tx    *sql.Tx
+	seq   int64
+	tip   string
+	now   func() time.Time
+	stmts map[string]*sql.Stmt
+}
+
+// ExecContext runs query in the transaction with a statement prepared once.
+func (a *auditor) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st := a.stmts[query]
+	if st == nil {
+		var err error
+		if st, err = a.tx.PrepareContext(ctx, query); err != nil {
+			return nil, err
+		}
+		a.stmts[query] = st
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (a *auditor) close() {
+	for _, st := range a.stmts {
+		st.Close()
+	}
 }
 
 func (a *auditor) append(ctx context.Context, e audit.Entry) error {
@@ -164,7 +188,7 @@ func (a *auditor) append(ctx context.Context, e audit.Entry) error {
 		e.Detail = []byte("{}")
 	}
 	e.Seal(a.tip)
-	if _, err := a.tx.ExecContext(ctx, `INSERT INTO audit_log (seq, time, actor, tenant, action, object_type, object_id, detail, prev_hash, hash)
+	if _, err := a.ExecContext(ctx, `INSERT INTO audit_log (seq, time, actor, tenant, action, object_type, object_id, detail, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.Seq, e.Time.UnixNano(), e.Actor, e.Tenant, e.Action, e.ObjectType, e.ObjectID,
 		string(e.Detail), e.PrevHash, e.Hash); err != nil {
 		return fmt.Errorf("appending audit entry: %w", err)
