@@ -540,31 +540,15 @@ func (s *Server) handleAssignIncident(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleMerge(w http.ResponseWriter, r *http.Request) {
-	var req MergeRequest
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	p := principal(r)
-	inc, err := s.deps.Store.MergeIncidents(r.Context(), p.Tenant, r.PathValue("id"), req.Sources, p.Actor())
-	if err != nil {
-		s.storeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, inc)
+	act(s, w, r, http.StatusOK, func(p principalInfo, req *MergeRequest) (incident.Incident, error) {
+		return s.deps.Store.MergeIncidents(r.Context(), p.tenant, p.incident, req.Sources, p.actor)
+	})
 }
 
 func (s *Server) handleSplit(w http.ResponseWriter, r *http.Request) {
-	var req SplitRequest
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	p := principal(r)
-	inc, err := s.deps.Store.SplitIncident(r.Context(), p.Tenant, r.PathValue("id"), req.AlertIDs, req.Title, p.Actor())
-	if err != nil {
-		s.storeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, inc)
+	act(s, w, r, http.StatusCreated, func(p principalInfo, req *SplitRequest) (incident.Incident, error) {
+		return s.deps.Store.SplitIncident(r.Context(), p.tenant, p.incident, req.AlertIDs, req.Title, p.actor)
+	})
 }
 
 func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request) {
@@ -604,6 +588,12 @@ func (s *Server) handleEvidence(w http.ResponseWriter, r *http.Request) {
 
 // add answers a POST that creates an item of an incident.
 func add[T, R any](s *Server, w http.ResponseWriter, r *http.Request, fn func(p principalInfo, v *T) (R, error)) {
+	act(s, w, r, http.StatusCreated, fn)
+}
+
+// act decodes the body into a T, runs fn for the caller on the object of the
+// path's {id}, and answers its result with code (or the store error).
+func act[T, R any](s *Server, w http.ResponseWriter, r *http.Request, code int, fn func(p principalInfo, v *T) (R, error)) {
 	var v T
 	if !decodeBody(w, r, &v) {
 		return
@@ -614,9 +604,11 @@ func add[T, R any](s *Server, w http.ResponseWriter, r *http.Request, fn func(p 
 		s.storeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, out)
+	writeJSON(w, code, out)
 }
 
+// principalInfo is the caller's tenant and audit name, and the path's {id}
+// (an incident or an alert).
 type principalInfo struct{ tenant, actor, incident string }
 
 func (s *Server) handleAddTask(w http.ResponseWriter, r *http.Request) {
@@ -753,31 +745,15 @@ func (s *Server) handleAckAlert(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAssignAlert(w http.ResponseWriter, r *http.Request) {
-	var req AssignRequest
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	p := principal(r)
-	a, err := s.deps.Store.UpdateAlert(r.Context(), p.Tenant, r.PathValue("id"), false, &req.Assignee, p.Actor())
-	if err != nil {
-		s.storeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, a)
+	act(s, w, r, http.StatusOK, func(p principalInfo, req *AssignRequest) (alert.Alert, error) {
+		return s.deps.Store.UpdateAlert(r.Context(), p.tenant, p.incident, false, &req.Assignee, p.actor)
+	})
 }
 
 func (s *Server) handleAttachAlert(w http.ResponseWriter, r *http.Request) {
-	var req AttachRequest
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	p := principal(r)
-	a, err := s.deps.Store.AttachAlert(r.Context(), p.Tenant, r.PathValue("id"), req.IncidentID, p.Actor())
-	if err != nil {
-		s.storeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, a)
+	act(s, w, r, http.StatusOK, func(p principalInfo, req *AttachRequest) (alert.Alert, error) {
+		return s.deps.Store.AttachAlert(r.Context(), p.tenant, p.incident, req.IncidentID, p.actor)
+	})
 }
 
 func (s *Server) handleSuppressAlert(w http.ResponseWriter, r *http.Request) {

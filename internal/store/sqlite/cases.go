@@ -226,8 +226,14 @@ type queryer interface {
 
 // readIncident reads one incident of the tenant ("" = any).
 func readIncident(ctx context.Context, q queryer, tenant, id string) (incident.Incident, error) {
-	var inc incident.Incident
-	query, args := `SELECT doc FROM incidents WHERE id = ?`, []any{id}
+	return readDoc[incident.Incident](ctx, q, "incidents", tenant, id)
+}
+
+// readDoc reads the JSON document of one row of table (incidents or
+// alerts) of the tenant ("" = any), or store.ErrNotFound.
+func readDoc[T any](ctx context.Context, q queryer, table, tenant, id string) (T, error) {
+	var v T
+	query, args := `SELECT doc FROM `+table+` WHERE id = ?`, []any{id}
 	if tenant != "" {
 		query += ` AND tenant = ?`
 		args = append(args, tenant)
@@ -235,15 +241,15 @@ func readIncident(ctx context.Context, q queryer, tenant, id string) (incident.I
 	var doc string
 	err := q.QueryRowContext(ctx, query, args...).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
-		return inc, store.ErrNotFound
+		return v, store.ErrNotFound
 	}
 	if err != nil {
-		return inc, fmt.Errorf("reading incident: %w", err)
+		return v, fmt.Errorf("reading from %s: %w", table, err)
 	}
-	if err := json.Unmarshal([]byte(doc), &inc); err != nil {
-		return inc, fmt.Errorf("decoding incident %s: %w", id, err)
+	if err := json.Unmarshal([]byte(doc), &v); err != nil {
+		return v, fmt.Errorf("decoding %s %s: %w", table, id, err)
 	}
-	return inc, nil
+	return v, nil
 }
 
 func limit(n int) int {
@@ -326,24 +332,7 @@ func (s *Store) Alert(ctx context.Context, tenant, id string) (alert.Alert, erro
 }
 
 func readAlert(ctx context.Context, q queryer, tenant, id string) (alert.Alert, error) {
-	var a alert.Alert
-	query, args := `SELECT doc FROM alerts WHERE id = ?`, []any{id}
-	if tenant != "" {
-		query += ` AND tenant = ?`
-		args = append(args, tenant)
-	}
-	var doc string
-	err := q.QueryRowContext(ctx, query, args...).Scan(&doc)
-	if errors.Is(err, sql.ErrNoRows) {
-		return a, store.ErrNotFound
-	}
-	if err != nil {
-		return a, fmt.Errorf("reading alert: %w", err)
-	}
-	if err := json.Unmarshal([]byte(doc), &a); err != nil {
-		return a, fmt.Errorf("decoding alert %s: %w", id, err)
-	}
-	return a, nil
+	return readDoc[alert.Alert](ctx, q, "alerts", tenant, id)
 }
 
 func writeAlert(ctx context.Context, tx execer, a *alert.Alert) error {
