@@ -3,8 +3,8 @@ package live
 import (
 	"context"
 	"fmt"
+	"github.com/mangrove-soc/mangrove/internal/datasettest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,9 +21,6 @@ import (
 	"github.com/mangrove-soc/mangrove/collectors/event"
 	"github.com/mangrove-soc/mangrove/collectors/pcap"
 )
-
-// datasets is the shared captures' directory.
-var datasets = filepath.Join("..", "..", "..", "..", "shared", "datasets", "pcap")
 
 // replayFiles are Ethernet captures with flows of every transport, DNS, TLS
 // and HTTP, small enough to replay in a test.
@@ -43,11 +40,7 @@ func replayPaths(t testing.TB) []string {
 	t.Helper()
 	var out []string
 	for _, f := range replayFiles {
-		p := filepath.Join(datasets, f)
-		if _, err := os.Stat(p); err != nil {
-			t.Skipf("dataset missing: %v", err)
-		}
-		out = append(out, p)
+		out = append(out, datasettest.Path(t, "pcap", f))
 	}
 	return out
 }
