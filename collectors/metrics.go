@@ -54,14 +54,14 @@ func NewMetrics(reg prometheus.Registerer, typ, name string) (*Metrics, error) {
 	labels := []string{LabelType, LabelCollector}
 	var errs []error
 	counter := func(metric, help string) prometheus.Counter {
-		v, err := registerShared(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: metric, Help: help}, labels))
+		v, err := RegisterShared(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: metric, Help: help}, labels))
 		if err != nil {
 			errs = append(errs, err)
 		}
 		return v.WithLabelValues(typ, name)
 	}
 	gauge := func(metric, help string) prometheus.Gauge {
-		v, err := registerShared(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metric, Help: help}, labels))
+		v, err := RegisterShared(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metric, Help: help}, labels))
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -83,9 +83,10 @@ func (m *Metrics) Seen(t time.Time) {
 	m.LastSeen.Set(float64(t.UnixNano()) / 1e9)
 }
 
-// registerShared registers c on reg, or returns the vector already
-// registered under the same name.
-func registerShared[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+// RegisterShared registers c on reg, or returns the collector already
+// registered under the same name, so that several inputs of one type share
+// their metric vectors. A nil reg registers nothing and returns c.
+func RegisterShared[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
 	if reg == nil {
 		return c, nil
 	}

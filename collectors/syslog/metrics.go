@@ -39,12 +39,12 @@ const (
 
 func newMetrics(reg prometheus.Registerer, collector string) (*metrics, error) {
 	counter := func(name, help string, labels ...string) (*prometheus.CounterVec, error) {
-		return register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		return collectors.RegisterShared(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "mangrove", Subsystem: "syslog", Name: name, Help: help,
 		}, append([]string{"collector"}, labels...)))
 	}
 	gauge := func(name, help string) (*prometheus.GaugeVec, error) {
-		return register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		return collectors.RegisterShared(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "mangrove", Subsystem: "syslog", Name: name, Help: help,
 		}, []string{"collector"}))
 	}
@@ -90,22 +90,4 @@ func newMetrics(reg prometheus.Registerer, collector string) (*metrics, error) {
 func (m *metrics) drop(source, reason string, n int) {
 	m.drops.WithLabelValues(source, reason).Add(float64(n))
 	m.shared.Dropped.Add(float64(n))
-}
-
-// register registers c, or returns the collector already registered under
-// its name (several syslog collectors share the vectors).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if reg == nil {
-		return c, nil
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, err
-	}
-	return c, nil
 }

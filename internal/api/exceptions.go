@@ -90,7 +90,13 @@ func (s *Server) handleCreateException(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if err := s.deps.Store.CreateException(r.Context(), e, p.Actor()); err != nil {
+	s.createException(w, r, e, p.Actor())
+}
+
+// createException stores a validated exception, has detection apply it, and
+// answers 201 with it.
+func (s *Server) createException(w http.ResponseWriter, r *http.Request, e exception.Exception, actor string) {
+	if err := s.deps.Store.CreateException(r.Context(), e, actor); err != nil {
 		s.internalError(w, r, err)
 		return
 	}

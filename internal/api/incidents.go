@@ -786,13 +786,5 @@ func (s *Server) handleSuppressAlert(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error()+" (an alert without group-by values needs match)")
 		return
 	}
-	if err := s.deps.Store.CreateException(r.Context(), e, p.Actor()); err != nil {
-		s.internalError(w, r, err)
-		return
-	}
-	if err := s.deps.ExceptionsChanged(r.Context()); err != nil {
-		s.internalError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, e)
+	s.createException(w, r, e, p.Actor())
 }

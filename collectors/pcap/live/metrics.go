@@ -32,7 +32,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer, collector string) (*metrics, error) {
 	var errs []error
 	vec := func(name, help string, labels ...string) *prometheus.CounterVec {
-		v, err := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		v, err := collectors.RegisterShared(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "mangrove", Subsystem: "capture", Name: name, Help: help,
 		}, append([]string{collectors.LabelCollector}, labels...)))
 		errs = append(errs, err)
@@ -96,22 +96,4 @@ func (m *metrics) decoderStats(prev, s pcap.Stats) {
 	if s.Malformed > prev.Malformed {
 		m.shared.ParseErrors.Add(float64(s.Malformed - prev.Malformed))
 	}
-}
-
-// register registers c, or returns the vector already registered under its
-// name (several captures share the vectors).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if reg == nil {
-		return c, nil
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, err
-	}
-	return c, nil
 }
