@@ -118,8 +118,10 @@ type AssetMatcher interface {
 // Store holds case data. Implementations are safe for concurrent use.
 type Store interface {
 	// IngestAlerts stores alerts and groups each new one into the open
-	// incident of the same tenant, rule and group key, or opens an incident
-	// (audited as "incident.open"). Alerts whose ID is already stored are
+	// incident with the same grouping key (Grouper) whose last alert is
+	// within the key's window, or opens an incident (audited as
+	// "incident.open"; joins are audited once per incident and batch as
+	// "incident.alerts_joined"). Alerts whose ID is already stored are
 	// skipped, so redelivery never duplicates. It returns how many were new.
 	// All of it happens in one transaction.
 	IngestAlerts(ctx context.Context, alerts []alert.Alert) (int, error)
