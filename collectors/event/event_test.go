@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -217,5 +218,43 @@ func TestNewIDLongInput(t *testing.T) {
 	h = sha256.Sum256(append([]byte("t\x00"), short...))
 	if got, want := NewID("t", short), hex.EncodeToString(h[:16]); got != want {
 		t.Fatalf("short input: %s, want %s", got, want)
+	}
+}
+
+// TestPlainASCII8 checks the word-at-a-time test against the byte-wise
+// rule on every byte value in every position and on random words.
+func TestPlainASCII8(t *testing.T) {
+	plain := func(s string) bool {
+		for i := range len(s) {
+			if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+				return false
+			}
+		}
+		return true
+	}
+	base := []byte("abcdefgh")
+	for pos := range 8 {
+		for c := range 256 {
+			b := append([]byte(nil), base...)
+			b[pos] = byte(c)
+			if got, want := plainASCII8(string(b)), plain(string(b)); got != want {
+				t.Fatalf("%q: got %v, want %v", b, got, want)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 1_000_000 {
+		var b [8]byte
+		for i := range b {
+			// Mostly printable ASCII, sometimes anything.
+			if rng.IntN(8) == 0 {
+				b[i] = byte(rng.IntN(256))
+			} else {
+				b[i] = byte(0x20 + rng.IntN(0x60))
+			}
+		}
+		if got, want := plainASCII8(string(b[:])), plain(string(b[:])); got != want {
+			t.Fatalf("%q: got %v, want %v", b, got, want)
+		}
 	}
 }

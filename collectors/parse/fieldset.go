@@ -11,7 +11,7 @@ import (
 // into the event in one pass: cheaper than one Event.Set (search + insert)
 // per field on hot parsers.
 type fieldSet struct {
-	a [24]event.Field
+	a [16]event.Field
 	n int
 }
 

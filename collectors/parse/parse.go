@@ -89,8 +89,9 @@ func Known(name string) bool {
 // of the fields already read, never fewer than before.
 func Parse(name string, ev *event.Event) error {
 	auto := name == "" || name == Auto
+	msg := ev.Message()
 	if auto {
-		name = Detect(ev)
+		name = detect(ev, msg)
 		if name == "" {
 			return nil
 		}
@@ -99,7 +100,6 @@ func Parse(name string, ev *event.Event) error {
 	if !ok {
 		return fmt.Errorf("%w %q", ErrUnknown, name)
 	}
-	msg := ev.Message()
 	if len(msg) > MaxMessage {
 		return fmt.Errorf("parsing %s: %w: %d bytes", name, ErrTooLarge, len(msg))
 	}
@@ -114,11 +114,13 @@ func Parse(name string, ev *event.Event) error {
 
 // Detect returns the name of the parser that fits ev, or "" when none does.
 // It looks at the fields first (Windows event shapes), then at the message.
-func Detect(ev *event.Event) string {
+func Detect(ev *event.Event) string { return detect(ev, ev.Message()) }
+
+// detect is Detect with the event's message already looked up.
+func detect(ev *event.Event, msg string) string {
 	if isWindows(ev) {
 		return "windows"
 	}
-	msg := ev.Message()
 	if len(msg) > MaxMessage {
 		return ""
 	}
@@ -130,10 +132,12 @@ func Detect(ev *event.Event) string {
 	if prog == "" {
 		prog = ev.GetString("process.name")
 	}
+	// One scan rules out both CEF and LEEF for nearly every line.
+	ef := strings.Contains(msg, "EF:")
 	switch {
-	case strings.HasPrefix(body, "CEF:") || strings.Contains(msg, "CEF:0|") || strings.Contains(msg, "CEF:1|"):
+	case ef && (strings.HasPrefix(body, "CEF:") || strings.Contains(msg, "CEF:0|") || strings.Contains(msg, "CEF:1|")):
 		return "cef"
-	case strings.HasPrefix(body, "LEEF:") || strings.Contains(msg, "LEEF:1.0|") || strings.Contains(msg, "LEEF:2.0|"):
+	case ef && (strings.HasPrefix(body, "LEEF:") || strings.Contains(msg, "LEEF:1.0|") || strings.Contains(msg, "LEEF:2.0|")):
 		return "leef"
 	case strings.HasPrefix(t, "type=") && strings.Contains(t, "msg=audit("):
 		return "auditd"

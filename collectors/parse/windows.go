@@ -1,6 +1,7 @@
 package parse
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,11 +45,39 @@ var (
 
 // windowsShape returns the shape of ev, or nil.
 func windowsShape(ev *event.Event) *winShape {
-	has := func(k string) bool { _, ok := ev.Get(k); return ok }
+	// Fields are sorted by name: each shape costs one binary search and a
+	// short scan of the names sharing its prefix.
+	f := ev.Fields
+	// Every shape has a field starting "Event", "EventID" or "winlog.":
+	// most events (syslog, web, network) have none, and are ruled out by
+	// one pass over the names' first bytes.
+	candidate := false
+	for i := range f {
+		if n := f[i].Name; n != "" && (n[0] == 'E' || n[0] == 'w') {
+			candidate = true
+			break
+		}
+	}
+	if !candidate {
+		return nil
+	}
+	from := func(prefix string) int {
+		i, _ := slices.BinarySearchFunc(f, prefix, func(f event.Field, p string) int { return strings.Compare(f.Name, p) })
+		return i
+	}
+	anyOf := func(prefix string, names ...string) bool {
+		for i := from(prefix); i < len(f) && strings.HasPrefix(f[i].Name, prefix); i++ {
+			if slices.Contains(names, f[i].Name) {
+				return true
+			}
+		}
+		return false
+	}
+	has := func(k string) bool { i := from(k); return i < len(f) && f[i].Name == k }
 	switch {
-	case has("Event.System.EventID") || has("Event.System.EventID.#text"):
+	case anyOf("Event.System.EventID", "Event.System.EventID", "Event.System.EventID.#text"):
 		return &evtxShape
-	case has("winlog.channel") || has("winlog.event_id") || has("winlog.provider_name"):
+	case anyOf("winlog.", "winlog.channel", "winlog.event_id", "winlog.provider_name"):
 		return &winlogbeatShape
 	case has("EventID") && (has("Channel") || has("SourceName") || has("Hostname") || has("ProviderGuid")):
 		return &nxlogShape

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mangrove-soc/mangrove/collectors/event"
+	"github.com/mangrove-soc/mangrove/collectors/parse"
 )
 
 // BenchmarkParse measures parse + normalize of one message (framing
@@ -14,13 +15,17 @@ import (
 // Events are parsed into batches of DefaultBatchSize, as the collector
 // does, so the batches' allocation is counted.
 func BenchmarkParse(b *testing.B) {
-	for _, bc := range []struct{ name, msg string }{
-		{"rfc5424", "<134>1 2026-11-25T10:00:00.000000+07:00 web01.camau.gov.vn sshd 4242 - - Failed password for invalid user admin from 203.0.113.9 port 22022 ssh2"},
-		{"rfc5424_sd", `<165>1 2026-11-25T03:04:05.123Z fw1 app - ID47 [exampleSDID@32473 iut="3" eventSource="Application"] An application event`},
-		{"rfc3164", "<38>Nov 25 10:00:00 web01 sshd[991]: Failed password for invalid user admin from 203.0.113.9 port 22022 ssh2"},
+	const sshd5424 = "<134>1 2026-11-25T10:00:00.000000+07:00 web01.camau.gov.vn sshd 4242 - - Failed password for invalid user admin from 203.0.113.9 port 22022 ssh2"
+	for _, bc := range []struct{ name, msg, ecs string }{
+		{"rfc5424", sshd5424, ParserNone},
+		{"rfc5424_sd", `<165>1 2026-11-25T03:04:05.123Z fw1 app - ID47 [exampleSDID@32473 iut="3" eventSource="Application"] An application event`, ParserNone},
+		{"rfc3164", "<38>Nov 25 10:00:00 web01 sshd[991]: Failed password for invalid user admin from 203.0.113.9 port 22022 ssh2", ParserNone},
+		// The default configuration: the sshd line is also normalized by
+		// the OpenSSH parser (user, source, outcome).
+		{"rfc5424_openssh", sshd5424, parse.Auto},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			p := newParser(false, ParserNone)
+			p := newParser(false, bc.ecs)
 			raw := []byte(bc.msg)
 			b.SetBytes(int64(len(raw)))
 			b.ReportAllocs()

@@ -187,11 +187,10 @@ func (c *Collector) serveConn(ctx context.Context, conn net.Conn, p collectors.P
 	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 	fr := newFramer(conn, c.spec.MaxMessageSize)
-	prs := newParser(c.spec.KeepOriginal, c.spec.Parser)
 	var deadline time.Time
 	for {
 		want := time.Time{}
-		if len(b.events) > 0 {
+		if b.pending() > 0 {
 			want = b.first.Add(c.spec.BatchWait)
 		}
 		if !want.Equal(deadline) {
@@ -223,8 +222,8 @@ func (c *Collector) serveConn(ctx context.Context, conn net.Conn, p collectors.P
 			}
 			return
 		}
-		b.added(prs.parse(b.slot(), msg, rt.zone, meta{collector: c.name, tenant: rt.tenant, addr: addr, received: time.Now()}))
-		if len(b.events) >= c.spec.BatchSize {
+		b.add(msg, rt, addr, time.Now())
+		if b.pending() >= c.spec.BatchSize {
 			if b.flush(ctx) != nil {
 				return
 			}
@@ -240,41 +239,74 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// batcher collects one connection's (or the UDP worker's) events into
-// batches and publishes them, with at most spec.InFlight unacknowledged.
-// Publishing (which encodes the batch) runs on its own goroutine so that
-// parsing the next batch proceeds meanwhile on another core; the in-flight
-// slot is taken before the hand-over, so the window of events read but not
-// acknowledged stays (InFlight+1)×BatchSize.
+// batcher collects one connection's (or the UDP worker's) messages into
+// batches and publishes them, with at most spec.InFlight batches parsed or
+// awaiting acknowledgement at once. The reader only frames and copies
+// messages (add); each batch is parsed on its own goroutine, so a busy
+// connection's batches are parsed on every core while it is read, and
+// published in the order they were read by publishLoop. The in-flight slot
+// is taken before a batch leaves the reader, so the window of messages read
+// but not acknowledged stays (InFlight+1)×BatchSize.
 type batcher struct {
-	c        *Collector
-	p        collectors.Publisher
-	events   []event.Event
-	first    time.Time
-	slots    chan struct{}
-	onFail   func()
-	pubc     chan *event.Batch
-	pubDone  chan struct{}
-	mu       sync.Mutex
-	err      error
-	msgs     int
-	parseErr int
-	bytes    int
+	c       *Collector
+	p       collectors.Publisher
+	raw     *rawBatch
+	first   time.Time
+	slots   chan struct{}
+	onFail  func()
+	pubc    chan *pubJob
+	pubDone chan struct{}
+	// spare holds parsers and raw batches for reuse: at most InFlight+1
+	// of each exist.
+	parsers chan *parser
+	raws    chan *rawBatch
+	mu      sync.Mutex
+	err     error
+	msgs    int
+	bytes   int
+}
+
+// rawBatch is messages read but not parsed: their bytes back to back in buf,
+// message i ending at msgs[i].end.
+type rawBatch struct {
+	buf  []byte
+	msgs []rawMsg
+}
+
+// rawMsg is where one message ends in its rawBatch and what its event gets
+// from the transport.
+type rawMsg struct {
+	end  int
+	rt   *route
+	addr netip.AddrPort
+	at   time.Time
+}
+
+// pubJob is one batch on its way to the bus: batch is set, and ready
+// closed, once it is parsed.
+type pubJob struct {
+	batch *event.Batch
+	ready chan struct{}
 }
 
 func newBatcher(ctx context.Context, c *Collector, p collectors.Publisher, onFail func()) *batcher {
-	b := &batcher{c: c, p: p, onFail: onFail, slots: make(chan struct{}, c.spec.InFlight),
-		events: make([]event.Event, 0, c.spec.BatchSize), pubc: make(chan *event.Batch), pubDone: make(chan struct{})}
+	n := c.spec.InFlight
+	b := &batcher{c: c, p: p, onFail: onFail, slots: make(chan struct{}, n),
+		pubc: make(chan *pubJob, n), pubDone: make(chan struct{}),
+		parsers: make(chan *parser, n+1), raws: make(chan *rawBatch, n+1)}
+	b.raw = b.newRaw()
 	go b.publishLoop(ctx)
 	return b
 }
 
-// publishLoop publishes the batches flush hands over until pubc closes.
-// When ctx is done a batch is still published, bounded by shutdownTimeout,
-// because its events were read from the sender.
+// publishLoop publishes the batches flush hands over, in order, until pubc
+// closes. When ctx is done a batch is still published, bounded by
+// shutdownTimeout, because its events were read from the sender.
 func (b *batcher) publishLoop(ctx context.Context) {
 	defer close(b.pubDone)
-	for batch := range b.pubc {
+	for job := range b.pubc {
+		<-job.ready
+		batch := job.batch
 		err := b.p.Publish(ctx, batch)
 		if err != nil && ctx.Err() != nil {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
@@ -302,23 +334,77 @@ func (b *batcher) fail(err error) {
 	}
 }
 
-// slot appends a zero event to the pending ones and returns it for the
-// parser to fill; added must follow.
-func (b *batcher) slot() *event.Event {
-	if len(b.events) == 0 {
-		b.first = time.Now()
+// add copies msg, received at from addr on route rt, into the pending
+// batch.
+func (b *batcher) add(msg []byte, rt *route, addr netip.AddrPort, at time.Time) {
+	r := b.raw
+	if len(r.msgs) == 0 {
+		b.first = at
 	}
-	b.events = append(b.events, event.Event{})
-	return &b.events[len(b.events)-1]
+	r.buf = append(r.buf, msg...)
+	r.msgs = append(r.msgs, rawMsg{end: len(r.buf), rt: rt, addr: addr, at: at})
+	b.msgs++
 }
 
-// added counts the message whose event slot returned, and whether it
-// parsed.
-func (b *batcher) added(parsed bool) {
-	b.msgs++
-	if !parsed {
-		b.parseErr++
+// pending returns how many messages wait in the batch being filled.
+func (b *batcher) pending() int { return len(b.raw.msgs) }
+
+func (b *batcher) newRaw() *rawBatch {
+	select {
+	case r := <-b.raws:
+		return r
+	default:
+		return &rawBatch{msgs: make([]rawMsg, 0, b.c.spec.BatchSize)}
 	}
+}
+
+func (b *batcher) parser() *parser {
+	select {
+	case p := <-b.parsers:
+		return p
+	default:
+		return newParser(b.c.spec.KeepOriginal, b.c.spec.Parser)
+	}
+}
+
+// parse turns raw into the events of job, counts the messages that did not
+// parse, and recycles raw and the parser (events keep no reference to
+// raw's bytes).
+func (b *batcher) parse(job *pubJob, raw *rawBatch) {
+	prs := b.parser()
+	events := make([]event.Event, len(raw.msgs))
+	bad, start := 0, 0
+	for i, m := range raw.msgs {
+		if !prs.parse(&events[i], raw.buf[start:m.end], m.rt.zone,
+			meta{collector: b.c.name, tenant: m.rt.tenant, addr: m.addr, received: m.at}) {
+			bad++
+		}
+		start = m.end
+	}
+	raw.buf, raw.msgs = raw.buf[:0], raw.msgs[:0]
+	select {
+	case b.parsers <- prs:
+	default:
+	}
+	select {
+	case b.raws <- raw:
+	default:
+	}
+	if bad > 0 {
+		b.c.m.parseErrors.Add(float64(bad))
+		b.c.m.shared.ParseErrors.Add(float64(bad))
+	}
+	m, n := b.c.m, len(events)
+	job.batch = event.NewBatch(events, func(err error) {
+		if err != nil {
+			m.failed.Add(float64(n))
+			b.fail(fmt.Errorf("bus did not store a syslog batch: %w", err))
+		} else {
+			m.published.Add(float64(n))
+		}
+		<-b.slots
+	})
+	close(job.ready)
 }
 
 // failed returns the first publishing error.
@@ -328,26 +414,24 @@ func (b *batcher) failed() error {
 	return b.err
 }
 
-// flush hands the pending events to the publishing goroutine, first waiting
-// (without reading further) until fewer than InFlight batches await
-// acknowledgement. It returns an error when ctx is done first or an earlier
-// batch failed; the events then stay pending.
+// flush hands the pending messages to be parsed and published, first
+// waiting (without reading further) until fewer than InFlight batches are
+// parsed or await acknowledgement. It returns an error when ctx is done
+// first or an earlier batch failed; the messages then stay pending.
 func (b *batcher) flush(ctx context.Context) error {
 	m := b.c.m
 	if b.msgs > 0 || b.bytes > 0 {
 		m.messages.Add(float64(b.msgs))
-		m.parseErrors.Add(float64(b.parseErr))
 		m.bytes.Add(float64(b.bytes))
 		m.shared.In.Add(float64(b.msgs))
-		m.shared.ParseErrors.Add(float64(b.parseErr))
 		m.shared.Bytes.Add(float64(b.bytes))
 		if b.msgs > 0 {
 			m.lastSeen.Set(float64(time.Now().UnixNano()) / 1e9)
 			m.shared.LastSeen.Set(float64(time.Now().UnixNano()) / 1e9)
 		}
-		b.msgs, b.parseErr, b.bytes = 0, 0, 0
+		b.msgs, b.bytes = 0, 0
 	}
-	if len(b.events) == 0 {
+	if b.pending() == 0 {
 		return nil
 	}
 	if err := b.failed(); err != nil {
@@ -358,17 +442,11 @@ func (b *batcher) flush(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	n := len(b.events)
-	b.pubc <- event.NewBatch(b.events, func(err error) {
-		if err != nil {
-			m.failed.Add(float64(n))
-			b.fail(fmt.Errorf("bus did not store a syslog batch: %w", err))
-		} else {
-			m.published.Add(float64(n))
-		}
-		<-b.slots
-	})
-	b.events = make([]event.Event, 0, b.c.spec.BatchSize)
+	job := &pubJob{ready: make(chan struct{})}
+	raw := b.raw
+	b.raw = b.newRaw()
+	go b.parse(job, raw)
+	b.pubc <- job
 	return nil
 }
 
@@ -378,8 +456,8 @@ func (b *batcher) finish(ctx context.Context) {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
 	if err := b.flush(fctx); err != nil {
-		b.c.m.failed.Add(float64(len(b.events)))
-		b.c.log.Warn().Err(err).Int("events", len(b.events)).Msg("syslog events read but not published at shutdown")
+		b.c.m.failed.Add(float64(b.pending()))
+		b.c.log.Warn().Err(err).Int("events", b.pending()).Msg("syslog events read but not published at shutdown")
 	}
 	close(b.pubc)
 	<-b.pubDone

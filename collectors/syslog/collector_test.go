@@ -309,14 +309,21 @@ func (b *blockingPublisher) state() (batches, events int) {
 	return len(b.pending), b.events
 }
 
-// TestBackpressureWindow checks that a connection stops being read while a
-// batch awaits acknowledgement: at most InFlight published batches and one
+// TestBackpressureWindow checks that a connection stops being read while
+// batches await acknowledgement: at most InFlight published batches and one
 // batch being filled are read beyond what was acknowledged.
 func TestBackpressureWindow(t *testing.T) {
+	for _, inFlight := range []int{1, 3} {
+		t.Run(fmt.Sprint("in_flight=", inFlight), func(t *testing.T) { testBackpressureWindow(t, inFlight) })
+	}
+}
+
+func testBackpressureWindow(t *testing.T, inFlight int) {
 	spec := NewSpec()
 	spec.Listen = "tcp://127.0.0.1:0"
 	spec.Tenant = "t"
 	spec.BatchSize = 10
+	spec.InFlight = inFlight
 	var p blockingPublisher
 	addr, reg := startCollector(t, spec, &p)
 	conn, err := net.Dial("tcp", addr.String())
@@ -329,13 +336,14 @@ func TestBackpressureWindow(t *testing.T) {
 			fmt.Fprintf(conn, "<13>1 - - - - - - m%d\n", i)
 		}
 	}()
-	waitFor(t, 5*time.Second, "first batch", func() bool { n, _ := p.state(); return n == 1 })
+	waitFor(t, 5*time.Second, "first batches", func() bool { n, _ := p.state(); return n == inFlight })
 	time.Sleep(200 * time.Millisecond)
-	if n, evs := p.state(); n != 1 || evs != 10 {
-		t.Fatalf("%d batches / %d events published while the first awaits its ack", n, evs)
+	if n, evs := p.state(); n != inFlight || evs != 10*inFlight {
+		t.Fatalf("%d batches / %d events published while %d await their ack", n, evs, inFlight)
 	}
-	if got := counterValue(t, reg, "mangrove_syslog_messages_total", nil); got > 20 {
-		t.Errorf("%v messages read beyond the window of 20", got)
+	window := float64(10 * (inFlight + 1))
+	if got := counterValue(t, reg, "mangrove_syslog_messages_total", nil); got > window {
+		t.Errorf("%v messages read beyond the window of %v", got, window)
 	}
 	for i := 0; i < 10; i++ {
 		p.mu.Lock()

@@ -35,7 +35,7 @@ const (
 	DefaultMaxConnections = 1024
 	DefaultBatchSize      = 1000
 	DefaultBatchWait      = 50 * time.Millisecond
-	DefaultInFlight       = 1
+	DefaultInFlight       = 4
 	DefaultUDPQueue       = 16384
 	DefaultReadBuffer     = 8 << 20
 	DefaultTimezone       = "Local"
@@ -76,9 +76,9 @@ type Spec struct {
 	// BatchSize events or its first event waited BatchWait.
 	BatchSize int           `yaml:"batch_size"`
 	BatchWait time.Duration `yaml:"batch_wait"`
-	// InFlight is how many published batches per connection may await
-	// their acknowledgement before the connection stops being read;
-	// default 1.
+	// InFlight is how many batches per connection may be parsed (each on
+	// its own goroutine) or await their acknowledgement before the
+	// connection stops being read; default 4.
 	InFlight int `yaml:"in_flight"`
 	// UDPQueue bounds datagrams waiting to be parsed; beyond it the newest
 	// are dropped and counted. Default 16384.

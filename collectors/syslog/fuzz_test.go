@@ -54,3 +54,44 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTimestampFastPath checks that reading RFC 5424 timestamps outside
+// go-syslog changes nothing: every message yields the same event, the same
+// verdict and the same instant with the fast path on and off.
+func FuzzTimestampFastPath(f *testing.F) {
+	for _, s := range []string{
+		"<134>1 2026-11-25T10:00:00.000000+07:00 h sshd 4242 - - Failed password",
+		"<134>1 2026-11-25T10:00:00+07:00 h sshd - - - m",
+		"<134>1 2024-02-29T23:59:59.1-00:30 h - - - - m",
+		"<134>1 2025-02-29T23:59:59Z h - - - - m",
+		"<134>1 2026-11-25T10:00:00.1234567Z h - - - - m",
+		"<134>1 2026-11-25T24:00:00Z h - - - - m",
+		"<134>1 2026-11-25t10:00:00z h - - - - m",
+		"<134>1 2026-11-25T10:00:00Z",
+		"<134>1 2026-11-25T10:00:00Z h a p m [x@1 a=\"b\"] m",
+		"<134>1 2026-11-25T10:00:00Z h a p m [x@1 a=b] m",
+		"<01>1 2026-11-25T10:00:00Z h - - - - m",
+		"<999>1 2026-11-25T10:00:00Z h - - - - m",
+		"<13>10 2026-11-25T10:00:00+23:59 h - - - - m",
+		"<13>1 1999-12-31T23:59:59.999999-23:59 h - - - - m",
+		"<38>Nov 25 10:00:00 web01 sudo[991]: alice : TTY=pts/0",
+	} {
+		f.Add([]byte(s))
+	}
+	fast, slow := newParser(true, "auto"), newParser(true, "auto")
+	slow.slowTimestamps = true
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if len(raw) > 4096 {
+			return
+		}
+		a, okA := parseOne(fast, raw, time.UTC, testMeta)
+		b, okB := parseOne(slow, raw, time.UTC, testMeta)
+		if okA != okB || !a.Time.Equal(b.Time) {
+			t.Fatalf("%q: fast path ok=%v time=%v, go-syslog ok=%v time=%v", raw, okA, a.Time, okB, b.Time)
+		}
+		ja, jb := event.AppendJSON(nil, &a), event.AppendJSON(nil, &b)
+		if !bytes.Equal(ja, jb) {
+			t.Fatalf("%q:\nfast path %s\ngo-syslog %s", raw, ja, jb)
+		}
+	})
+}

@@ -60,6 +60,11 @@ type parser struct {
 	lastAddr netip.AddrPort
 	srcIP    event.Value
 	srcPort  event.Value
+	// scratch holds the copy of a message whose timestamp the parser read
+	// itself (see rfc5424Timestamp); slowTimestamps turns that off (tests
+	// compare both paths).
+	scratch        []byte
+	slowTimestamps bool
 }
 
 // slabFields is how many fields one slab allocation holds: as many as fit
@@ -90,6 +95,10 @@ func (p *parser) machine(zone *time.Location) gosyslog.Machine {
 
 // maxFixedFields bounds the fields parse sets besides structured data.
 const maxFixedFields = 16
+
+// ecsFields is the room kept for the fields an ECS parser (collectors/parse)
+// adds: the OpenSSH parser adds up to 9.
+const ecsFields = 16
 
 // room returns an empty slice with room for at least n fields at the end
 // of the slab, where parse assembles an event's fields; claim then hands
@@ -131,7 +140,7 @@ func (p *parser) parse(ev *event.Event, raw []byte, zone *time.Location, md meta
 		Source:  md.collector,
 		Dataset: Dataset,
 	}
-	msg, err := p.machine(zone).Parse(raw)
+	msg, ts, err := p.syslog(raw, zone)
 	ok := err == nil && msg != nil
 	var base *gosyslog.Base
 	var sd map[string]map[string]string
@@ -153,7 +162,12 @@ func (p *parser) parse(ev *event.Event, raw []byte, zone *time.Location, md meta
 	for _, params := range sd {
 		nsd += max(len(params), 1)
 	}
-	f := p.room(maxFixedFields + nsd)
+	ecs := p.ecs != ParserNone && p.ecs != ""
+	extra := 0
+	if ecs {
+		extra = ecsFields
+	}
+	f := p.room(maxFixedFields + nsd + extra)
 	var original string
 	if !ok || p.keepOriginal {
 		original = string(raw)
@@ -245,17 +259,44 @@ func (p *parser) parse(ev *event.Event, raw []byte, zone *time.Location, md meta
 	}
 	if base.Timestamp != nil {
 		ev.Time = *base.Timestamp
+	} else if !ts.IsZero() {
+		ev.Time = ts
 	}
 	if ev.Time.IsZero() {
 		ev.Time = md.received
 	}
-	ev.Fields = p.claim(f)
-	if p.ecs != ParserNone && p.ecs != "" {
-		if err := parse.Parse(p.ecs, ev); err != nil && !errors.Is(err, parse.ErrNoMatch) {
+	if ecs {
+		// The ECS parser adds its fields in the room left at the slab's
+		// end; should it need more, they move out of the slab, and claim
+		// then leaves the slab as it is.
+		ev.Fields = f
+		err := parse.Parse(p.ecs, ev)
+		f = ev.Fields
+		ev.Fields = p.claim(f)
+		if err != nil && !errors.Is(err, parse.ErrNoMatch) {
 			ev.Set("error.message", event.StringValue("parse: "+err.Error()))
 		}
+		return ok
 	}
+	ev.Fields = p.claim(f)
 	return ok
+}
+
+// syslog parses raw with go-syslog. An RFC 5424 message with a timestamp
+// is parsed without it (see rfc5424Timestamp), which is returned as ts;
+// when go-syslog then finds any fault, raw is parsed again as it is, so
+// that errors name the right column.
+func (p *parser) syslog(raw []byte, zone *time.Location) (msg gosyslog.Message, ts time.Time, err error) {
+	m := p.machine(zone)
+	if start, end, t, ok := rfc5424Timestamp(raw); ok && !p.slowTimestamps {
+		p.scratch = append(append(append(p.scratch[:0], raw[:start]...), '-'), raw[end:]...)
+		msg, err = m.Parse(p.scratch)
+		if _, is5424 := msg.(*rfc5424.SyslogMessage); is5424 && err == nil {
+			return msg, t, nil
+		}
+	}
+	msg, err = m.Parse(raw)
+	return msg, time.Time{}, err
 }
 
 func smallInt(i int) event.Value {

@@ -81,6 +81,9 @@ func testRsyslogForward(t *testing.T, useTLS bool) {
 	if err != nil {
 		t.Skip("rsyslogd not on PATH; install the Debian packages rsyslog and rsyslog-gnutls to run this test")
 	}
+	if useTLS && !hasRsyslogTLS() {
+		t.Skip("rsyslog's TLS driver (lmnsd_gtls.so) is not installed; install the Debian package rsyslog-gnutls to run this test")
+	}
 	n := 100000
 	if testing.Short() {
 		n = 5000
@@ -152,6 +155,14 @@ ruleset(name="fwd") {
 	if len(seen) != n {
 		t.Errorf("%d distinct messages, want %d\nrsyslogd: %s", len(seen), n, stderr.String())
 	}
+}
+
+// hasRsyslogTLS reports whether rsyslog's GnuTLS network stream driver is
+// installed.
+func hasRsyslogTLS() bool {
+	m, _ := filepath.Glob("/usr/lib/*/rsyslog/lmnsd_gtls.so")
+	m2, _ := filepath.Glob("/usr/lib*/rsyslog/lmnsd_gtls.so")
+	return len(m)+len(m2) > 0
 }
 
 func freePort(t *testing.T) int {

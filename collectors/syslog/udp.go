@@ -119,7 +119,6 @@ func (c *Collector) udpWorker(ctx context.Context, queue <-chan datagram, p coll
 	ctx = wctx
 	b := newBatcher(ctx, c, p, nil)
 	defer b.finish(ctx)
-	prs := newParser(c.spec.KeepOriginal, c.spec.Parser)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
@@ -132,11 +131,11 @@ func (c *Collector) udpWorker(ctx context.Context, queue <-chan datagram, p coll
 				c.m.drop(d.rt.name, reasonShutdown, 1)
 				continue
 			}
-			b.added(prs.parse(b.slot(), d.data, d.rt.zone, meta{collector: c.name, tenant: d.rt.tenant, addr: d.addr, received: d.at}))
-			if len(b.events) == 1 {
+			b.add(d.data, d.rt, d.addr, d.at)
+			if b.pending() == 1 {
 				timer.Reset(c.spec.BatchWait)
 			}
-			if len(b.events) >= c.spec.BatchSize {
+			if b.pending() >= c.spec.BatchSize {
 				timer.Stop()
 				if b.flush(ctx) != nil {
 					return
