@@ -146,12 +146,13 @@ func TestOTRFWindowsGolden(t *testing.T) {
 	if len(rules) < 2500 {
 		t.Fatalf("only %d SigmaHQ Windows rules loaded of %d: %v", len(rules), len(all), rep.Err())
 	}
-	metas := make([]detections.Meta, len(rules))
-	for i, r := range rules {
-		metas[i] = r.Meta()
+	set, err := sigma.NewSet(rules)
+	if err != nil {
+		t.Fatal(err)
 	}
+	metas := set.Metas()
 	var archives []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".zip") || strings.HasSuffix(p, ".tar.gz")) {
 			archives = append(archives, p)
 		}
@@ -184,20 +185,26 @@ func TestOTRFWindowsGolden(t *testing.T) {
 			evs = append(evs, ev)
 		})
 		n := len(evs)
-		// Each worker runs its share of the rules over every event in
-		// order, so per-rule state sees the events as a stream would.
+		// The rules run as one sigma.Set (TestSetMatchesRules checks that
+		// a Set fires exactly what the rules fire one by one); each worker
+		// takes a share of the events.
 		workers := runtime.GOMAXPROCS(0)
+		perWorker := make([][]int, workers)
 		var wg sync.WaitGroup
 		for w := range workers {
+			perWorker[w] = make([]int, len(rules))
 			wg.Go(func() {
-				for i := range evs {
-					for ri := w; ri < len(rules); ri += workers {
-						_ = rules[ri].Eval(ctx, &evs[i], func(detections.Finding) { counts[ri]++ })
-					}
+				for i := w; i < len(evs); i += workers {
+					_ = set.EvalAll(ctx, &evs[i], func(ri int, _ detections.Finding) { perWorker[w][ri]++ })
 				}
 			})
 		}
 		wg.Wait()
+		for _, c := range perWorker {
+			for ri, n := range c {
+				counts[ri] += n
+			}
+		}
 		total += n
 		fmt.Fprintf(&out, "\n== %s: %d events", filepath.ToSlash(rel), n)
 		if bad > 0 {
