@@ -73,19 +73,20 @@ func newChunk(events []event.Event, data []byte) chunk {
 // events' IDs (the same events re-published give the same ID), or of its
 // payload when an event has no ID.
 func msgID(events []event.Event, data []byte) string {
-	h := sha256.New()
+	// The IDs are gathered and hashed in one call: per-event Writes cost
+	// more than the hashing itself.
+	buf := make([]byte, 0, len(events)*33)
 	for i := range events {
 		if events[i].ID == "" {
-			h.Reset()
+			h := sha256.New()
 			io.WriteString(h, "payload\x00")
 			h.Write(data)
-			break
+			return hex.EncodeToString(h.Sum(nil)[:16])
 		}
-		io.WriteString(h, events[i].ID)
-		h.Write([]byte{'\n'})
+		buf = append(append(buf, events[i].ID...), '\n')
 	}
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+	sum := sha256.Sum256(buf)
+	return hex.EncodeToString(sum[:16])
 }
 
 // decoder decodes message payloads. It is not safe for concurrent use.
