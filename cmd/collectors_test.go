@@ -2,12 +2,14 @@ package cmd
 
 import (
 	"bytes"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
+	"github.com/rs/zerolog"
 
 	"github.com/mangrove-soc/mangrove/collectors"
 )
@@ -63,5 +65,42 @@ func TestCollectorStatus(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("missing %q in\n%s", want, out.String())
 		}
+	}
+}
+
+// TestRuntimeConfig checks the runtime section's defaults and validation.
+func TestRuntimeConfig(t *testing.T) {
+	cfg, err := loadConfig("", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Runtime.GCPercent != DefaultGCPercent {
+		t.Errorf("gc_percent default %d, want %d", cfg.Runtime.GCPercent, DefaultGCPercent)
+	}
+	bad := RuntimeConfig{GCPercent: -1, MemoryLimitMiB: -5}
+	err = bad.Validate()
+	for _, want := range []string{"gc_percent", "memory_limit_mib"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate(%+v) = %v, want an error naming %s", bad, err, want)
+		}
+	}
+}
+
+// TestRuntimeApply checks that gc_percent is applied unless GOGC is set.
+func TestRuntimeApply(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(prev)
+	RuntimeConfig{GCPercent: 250}.apply(func(string) string { return "" }, zerolog.Nop())
+	if got := debug.SetGCPercent(100); got != 250 {
+		t.Errorf("GC percent %d after apply, want 250", got)
+	}
+	RuntimeConfig{GCPercent: 250}.apply(func(k string) string {
+		if k == "GOGC" {
+			return "50"
+		}
+		return ""
+	}, zerolog.Nop())
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GC percent %d with GOGC set, want it left alone (100)", got)
 	}
 }

@@ -33,6 +33,7 @@ type Config struct {
 	Detections DetectionsConfig `yaml:"detections"`
 	Events     EventsConfig     `yaml:"events"`
 	Incidents  IncidentsConfig  `yaml:"incidents"`
+	Runtime    RuntimeConfig    `yaml:"runtime"`
 	// Collectors is the list of inputs, each `{name, type, ...}` decoded by
 	// its type (see collectorRegistry); kept raw until then.
 	Collectors yaml.Node `yaml:"collectors"`
@@ -80,6 +81,7 @@ func defaultConfig() Config {
 		Bus:       BusConfig{Type: "jetstream", Workers: 2},
 		Events:    EventsConfig{Retention: 30 * 24 * time.Hour},
 		Incidents: defaultIncidentsConfig(),
+		Runtime:   RuntimeConfig{GCPercent: DefaultGCPercent},
 	}
 }
 
@@ -187,6 +189,7 @@ func (c Config) Validate() error {
 		prefix("detections.silence", c.Detections.Silence.Validate())
 	}
 	prefix("incidents", c.Incidents.Validate())
+	prefix("runtime", c.Runtime.Validate())
 	if c.Events.Retention < time.Hour {
 		errs = append(errs, errors.New("events.retention: must be at least 1h"))
 	}

@@ -61,6 +61,7 @@ MANGROVE_DATA and MANGROVE_HTTP_ADDR override the data directory and address.`,
 				cfg.collectors = append(cfg.collectors, mcollectors.Entry{Name: fmt.Sprintf("syslog-flag-%d", i+1), Type: "syslog", Spec: spec})
 			}
 			log := newLogger(cfg.Log, g.stderr)
+			cfg.Runtime.apply(os.Getenv, log)
 			return serve(c.Context(), cfg, log, nil)
 		},
 	}

@@ -55,7 +55,8 @@ rsyslog_run() {
 }
 
 mangrove_run() {
-	MANGROVE_SYSLOG_E2E_ADDR=127.0.0.1:45514 MANGROVE_SYSLOG_E2E_N=$N \
+	# GOGC as `mangrove serve` sets it (runtime.gc_percent, default 400).
+	GOGC=${GOGC:-400} MANGROVE_SYSLOG_E2E_ADDR=127.0.0.1:45514 MANGROVE_SYSLOG_E2E_N=$N \
 		"$WORK/syslog.test" -test.run ThroughputJetStream -test.v > "$WORK/mg.out" 2>&1 &
 	local pid=$!
 	sleep 1.5
