@@ -41,3 +41,31 @@ func BenchmarkNewID(b *testing.B) {
 		NewID("so-tttt", sample[:160])
 	}
 }
+
+// BenchmarkEncodeSyslog encodes an sshd syslog event as the syslog collector
+// and the OpenSSH parser produce it (25 fields, no escapes): the bus's
+// encoding cost per syslog line.
+func BenchmarkEncodeSyslog(b *testing.B) {
+	num := func(s string) Value { v := NumberValue(0); v.Str = s; return v }
+	ev := Event{ID: NewID("camau", []byte("x")), Tenant: "camau", Source: "syslog-flag-1", Dataset: "syslog",
+		Time: time.Date(2026, 11, 25, 3, 0, 0, 123456000, time.UTC)}
+	for _, f := range []Field{
+		{"event.action", StringValue("ssh_login")}, {"event.category", Value{Kind: List, List: []Value{StringValue("authentication")}}},
+		{"event.kind", StringValue("event")}, {"event.outcome", StringValue("failure")},
+		{"host.hostname", StringValue("web01.camau.gov.vn")}, {"log.syslog.facility.code", num("16")},
+		{"log.syslog.facility.name", StringValue("local0")}, {"log.syslog.priority", num("134")},
+		{"log.syslog.severity.code", num("6")}, {"log.syslog.severity.name", StringValue("informational")},
+		{"log.syslog.version", num("1")}, {"message", StringValue("Failed password for invalid user admin from 203.0.113.9 port 22022 ssh2")},
+		{"openssh.invalid_user", BoolValue(true)}, {"openssh.method", StringValue("password")},
+		{"process.name", StringValue("sshd")}, {"process.pid", num("4242")},
+		{"source.ip", StringValue("203.0.113.9")}, {"source.port", num("22022")}, {"user.name", StringValue("admin")},
+	} {
+		ev.Set(f.Name, f.Value)
+	}
+	buf := make([]byte, 0, 2048)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendJSON(buf[:0], &ev)
+	}
+	b.SetBytes(int64(len(buf)))
+}

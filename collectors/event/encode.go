@@ -43,7 +43,7 @@ func AppendJSON(dst []byte, e *Event) []byte {
 			continue
 		}
 		key(f.Name)
-		dst = appendValue(dst, f.Value)
+		dst = appendValue(dst, &f.Value)
 	}
 	return append(dst, '}')
 }
@@ -69,7 +69,7 @@ func shadowed(e *Event, name string) bool {
 // MarshalJSON implements json.Marshaler with AppendJSON.
 func (e Event) MarshalJSON() ([]byte, error) { return AppendJSON(nil, &e), nil }
 
-func appendValue(dst []byte, v Value) []byte {
+func appendValue(dst []byte, v *Value) []byte {
 	switch v.Kind {
 	case String:
 		return appendString(dst, v.Str)
@@ -82,11 +82,11 @@ func appendValue(dst []byte, v Value) []byte {
 		return strconv.AppendBool(dst, v.Bool)
 	case List:
 		dst = append(dst, '[')
-		for i, e := range v.List {
+		for i := range v.List {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendValue(dst, e)
+			dst = appendValue(dst, &v.List[i])
 		}
 		return append(dst, ']')
 	}
@@ -94,6 +94,15 @@ func appendValue(dst []byte, v Value) []byte {
 }
 
 const hexDigits = "0123456789abcdef"
+
+// plainASCII marks the bytes JSON takes as they are: printable ASCII
+// other than '"' and '\\'.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // plainASCII8 reports whether the first 8 bytes of s (it must have them)
 // need no escaping in JSON:
@@ -119,15 +128,14 @@ func appendString(dst []byte, s string) []byte {
 		for i+8 <= len(s) && plainASCII8(s[i:i+8]) {
 			i += 8
 		}
+		for i < len(s) && plainASCII[s[i]] {
+			i++
+		}
 		if i >= len(s) {
 			break
 		}
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch c {
 			case '"', '\\':

@@ -3,7 +3,9 @@ package event
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzDecode checks that the decoder never panics, accepts exactly the JSON
@@ -42,6 +44,31 @@ func FuzzDecode(f *testing.F) {
 		}
 		if len(back.Fields) != len(ev.Fields) {
 			t.Fatalf("round trip changed field count %d → %d: %q", len(ev.Fields), len(back.Fields), out)
+		}
+	})
+}
+
+// FuzzAppendString checks the JSON string encoder against encoding/json:
+// the output is valid JSON that decodes to s, with invalid UTF-8 as U+FFFD.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain ascii text long enough", `C:\Windows\System32\cmd.exe "quoted"`,
+		"tab\there\nnewline\x00nul\x1f", "tiếng Việt có dấu", "bad \xff\xfe utf8", "\u2028\u2029", "12345678\"12345678\\"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := appendString(nil, s)
+		var back string
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("%q encodes to invalid JSON %s: %v", s, out, err)
+		}
+		var want strings.Builder // each invalid byte is one U+FFFD
+		for i := 0; i < len(s); {
+			r, n := utf8.DecodeRuneInString(s[i:])
+			want.WriteRune(r)
+			i += n
+		}
+		if back != want.String() {
+			t.Fatalf("%q encodes to %s, which decodes to %q", s, out, back)
 		}
 	})
 }
