@@ -45,13 +45,18 @@ func (x *containsIndex) any(s string) bool {
 			return true
 		}
 	}
-	for i := 0; i+3 <= len(s); i++ {
-		k := trigram(s, i)
+	if len(s) < 3 {
+		return false
+	}
+	// k holds the three bytes ending at i, rolled along.
+	k := uint32(s[0])<<8 | uint32(s[1])
+	for i := 2; i < len(s); i++ {
+		k = (k<<8 | uint32(s[i])) & 0xffffff
 		if h := trigramHash(k); x.bloom[h>>6]&(1<<(h&63)) == 0 {
 			continue
 		}
 		for _, l := range x.tri[k] {
-			if strings.HasPrefix(s[i:], l) {
+			if strings.HasPrefix(s[i-2:], l) {
 				return true
 			}
 		}

@@ -101,9 +101,11 @@
 //
 // A Set evaluates many detection rules with the findings each would give
 // alone: it evaluates only the rules whose necessary literals and exact
-// values all occur in the fields they read (one case-folding automaton pass
-// per field some rule reads, hash lookups for exact values and numbers),
-// and checks each log source condition at most once per event; see Set.
+// values all occur in the fields they read (case-folding literal scans of
+// each field some rule reads, for the literals of the rules whose log
+// source the event can belong to; hash lookups for exact values and
+// numbers), and decides each log source condition at most once per event;
+// see Set.
 //
 // Meta: ID is the rule id (or a hash of the path); Version hashes the
 // logsource and detection, so it changes exactly when the logic does;

@@ -40,6 +40,9 @@ type state struct {
 	cands   []candState   // arena of candidate lookups
 	roots   []rootProbe   // roots probed for this event
 	buf     []byte        // arena of lower-cased texts
+	// reusable: the cache may serve a later getState of the same event
+	// (not after getFreshState, which does not fingerprint the names).
+	reusable bool
 }
 
 // slot locates the candidate lookups of one field reference.
@@ -81,11 +84,29 @@ func getState(ev *event.Event) *state {
 	var names uint64
 	if ev != nil {
 		names = nameFingerprint(ev.Fields)
-		if st.ev == ev && len(st.fields) == len(ev.Fields) && unsafe.SliceData(st.fields) == unsafe.SliceData(ev.Fields) &&
+		if st.reusable && st.ev == ev && len(st.fields) == len(ev.Fields) && unsafe.SliceData(st.fields) == unsafe.SliceData(ev.Fields) &&
 			st.names == names && st.dsName == ev.Dataset {
 			return st
 		}
 	}
+	st.begin(ev, names)
+	st.reusable = true
+	return st
+}
+
+// getFreshState returns a state for one evaluation of ev (Set.EvalAll,
+// which evaluates every rule at once): its cache starts empty, without the
+// fingerprint of the field names getState checks, and a later getState does
+// not reuse it.
+func getFreshState(ev *event.Event) *state {
+	st := statePool.Get().(*state)
+	st.begin(ev, 0)
+	st.reusable = false
+	return st
+}
+
+// begin empties the cache for ev, whose field names have fingerprint names.
+func (st *state) begin(ev *event.Event, names uint64) {
 	st.ev, st.fields, st.names, st.dsName = ev, nil, names, ""
 	if ev != nil {
 		st.fields, st.dsName = ev.Fields, ev.Dataset
@@ -100,7 +121,6 @@ func getState(ev *event.Event) *state {
 	if ev != nil && ev.Dataset != "" {
 		st.dataset = event.Value{Kind: event.String, Str: ev.Dataset}
 	}
-	return st
 }
 
 // nameFingerprint mixes the address and length of every field name, in

@@ -5,11 +5,20 @@ import (
 )
 
 // litScanner finds, in one pass over a text, every occurrence of a set of
-// literals, ignoring ASCII case: an Aho-Corasick automaton compiled into a
-// dense DFA whose byte classes map each upper-case ASCII letter to its lower
-// case, so the text is never copied or lowered. Scanning does not allocate
-// beyond the caller's hit slice. It is immutable after newLitScanner and
-// safe for concurrent use.
+// literals, ignoring ASCII case, so the text is never copied or lowered:
+//
+//   - literals of gramLen bytes or more by a gramScanner, whose tables stay
+//     in the processor's caches however many the literals are (a dense
+//     automaton of thousands of literals takes megabytes, and a cache miss
+//     per byte scanned);
+//   - shorter ones by an Aho-Corasick automaton compiled into a dense DFA
+//     whose byte classes map each upper-case ASCII letter to its lower
+//     case;
+//   - when the literals are few, texts of minAnchorText bytes or more by an
+//     anchorScanner instead.
+//
+// Scanning does not allocate beyond the caller's hit slice. It is immutable
+// after newLitScanner and safe for concurrent use.
 type litScanner struct {
 	class  [256]uint32
 	nclass uint32
@@ -21,6 +30,10 @@ type litScanner struct {
 	outOff []uint32
 	outs   []int32
 	maxLen int // of the longest literal
+	// dense: the automaton has literals (else it is not built).
+	dense  bool
+	gram   *gramScanner
+	anchor *anchorScanner
 }
 
 const matchBit = uint32(1) << 31
@@ -33,7 +46,37 @@ const maxScannerStates = 1 << 22
 // other byte is matched exactly) and not empty. Hits report the literal's
 // index in lits.
 func newLitScanner(lits []string) (*litScanner, error) {
+	var short, long []string
+	var sids, lids, ids []int32
+	for i, l := range lits {
+		switch {
+		case l == "":
+			return nil, fmt.Errorf("empty literal")
+		case len(l) < gramLen:
+			short, sids = append(short, l), append(sids, int32(i))
+		default:
+			long, lids = append(long, l), append(lids, int32(i))
+		}
+		ids = append(ids, int32(i))
+	}
 	a := &litScanner{}
+	if len(short) > 0 {
+		var err error
+		if a, err = newDense(short, sids); err != nil {
+			return nil, err
+		}
+	}
+	if len(long) > 0 {
+		a.gram = newGramScanner(long, lids)
+	}
+	a.anchor = newAnchorScanner(lits, ids)
+	return a, nil
+}
+
+// newDense compiles the literals into one dense automaton; a hit reports
+// ids[i] for lits[i].
+func newDense(lits []string, ids []int32) (*litScanner, error) {
+	a := &litScanner{dense: true}
 	// Byte classes: one per distinct byte of the literals, upper case
 	// letters sharing their lower case's class, and class 0 for the rest.
 	var used [256]bool
@@ -81,7 +124,7 @@ func newLitScanner(lits []string) (*litScanner, error) {
 			}
 			s = next
 		}
-		nodes[s].out = append(nodes[s].out, int32(li))
+		nodes[s].out = append(nodes[s].out, ids[li])
 	}
 	// Breadth-first: fail links, outputs of suffixes, and the dense DFA in
 	// place of the trie (a missing child takes its fail state's move).
@@ -126,12 +169,21 @@ func newLitScanner(lits []string) (*litScanner, error) {
 // scan appends to hits the index of each literal occurring in s (a literal
 // occurring several times may be appended several times).
 //
-// A long text is scanned as two overlapping halves in lock step: the
-// automaton's loop is bound by the latency of one table load per byte, and
+// The automaton scans a long text as two overlapping halves in lock step:
+// its loop is bound by the latency of one table load per byte, and
 // two independent walks overlap theirs. The second half starts maxLen-1
 // bytes early, so that a literal ending in it is found by the second walk
 // alone, and one ending in the first half by the first walk.
 func (a *litScanner) scan(s string, hits []int32) []int32 {
+	if a.anchor != nil && len(s) >= minAnchorText {
+		return a.anchor.scan(s, hits)
+	}
+	if a.gram != nil {
+		hits = a.gram.scan(s, hits)
+	}
+	if !a.dense {
+		return hits
+	}
 	if len(s) < 4*a.maxLen || len(s) < 64 {
 		return a.scanFrom(s, 0, 0, hits)
 	}
@@ -224,5 +276,9 @@ func (a *litScanner) appendOuts(hits []int32, st uint32) []int32 {
 
 // size is the approximate heap the scanner holds, in bytes.
 func (a *litScanner) size() int {
-	return 4*len(a.trans) + 4*len(a.outOff) + 4*len(a.outs) + 4*256
+	n := 4*len(a.trans) + 4*len(a.outOff) + 4*len(a.outs) + 4*256
+	if a.gram != nil {
+		n += a.gram.size()
+	}
+	return n
 }

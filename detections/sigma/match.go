@@ -225,6 +225,16 @@ func globMatch(s string, toks []gtok, fold bool) bool {
 		}
 		_, n := utf8.DecodeRuneInString(s[starS:])
 		starS += n
+		if next := starT + 1; !fold && next < len(toks) && toks[next].kind == gLit &&
+			toks[next].lit != "" && toks[next].lit[0] < utf8.RuneSelf {
+			// The star's run grows to where its literal occurs next (an
+			// ASCII byte starts a rune wherever it is), or nowhere.
+			j := strings.Index(s[starS:], toks[next].lit)
+			if j < 0 {
+				return false
+			}
+			starS += j
+		}
 		si, ti = starS, starT+1
 	}
 }

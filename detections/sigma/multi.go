@@ -2,7 +2,11 @@ package sigma
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"maps"
+	"math"
+	"math/bits"
 	"slices"
 	"strings"
 	"sync"
@@ -22,9 +26,15 @@ import (
 //     finds the literals, in the values of only the fields some rule reads
 //     (and of every field for keyword searches); hash tables find the
 //     exact values. A rule whose groups are not all satisfied is skipped;
+//   - the literals of a family are split by the log source of their rules
+//     (scanPart): a field is scanned only for the literals of rules whose
+//     log source condition holds for the event, and for keyword literals
+//     only where keyword searches look (the message when there is one);
 //   - the remaining rules are routed by log source: each distinct pipeline
-//     condition is checked at most once per event, and only for the rules
-//     that remain.
+//     condition (route) is checked at most once per event. The outcome of
+//     every route depends only on the values of the few fields the routes
+//     read: for events of a field shape seen before, it is cached by those
+//     values, so that all routes are known with one lookup.
 //
 // A Set is immutable and safe for concurrent use.
 type Set struct {
@@ -54,21 +64,116 @@ type Set struct {
 	keywords []string
 	// scanBytes is the heap held by the automata.
 	scanBytes int
+	// routeNames are the event fields the routes read, and routeDataset
+	// whether they read Event.Dataset: the routes' outcome is a function
+	// of those values, cached per field shape when routeCache.
+	routeNames   map[string]bool
+	routeDataset bool
+	routeCache   bool
 }
 
 // fieldScan finds the terms of the groups that read one event field.
 type fieldScan struct {
-	sc     *litScanner // shared by the fields of one family; nil: none
-	groups [][]int32   // per literal of sc: the groups it satisfies here
+	// parts are the literal automata of the field's family that hold
+	// literals of its groups, at most maxParts.
+	parts []scanPart
 	// exact and nums: the groups satisfied by a value whose ASCII
 	// lower-cased text, or whose number, is the key.
 	exact    map[string][]int32
-	exactMax int // the longest key of exact: a longer text is no key
+	exactMax int       // the longest key of exact: a longer text is no key
+	exactLen [2]uint64 // a bit per length under 128 of a key of exact
 	nums     map[float64][]int32
 	// alsoAny: the value is scanned by Set.anyField too (keyword literals
-	// are not in sc).
+	// are not in the parts).
 	alsoAny bool
 }
+
+// scanPart is one automaton of a field's family, with the groups of the
+// field that its literals satisfy. It is scanned only when the event may
+// belong to the log source of one of those groups' rules: a rule whose log
+// source condition fails cannot match, whatever its literals.
+type scanPart struct {
+	sc     *litScanner // shared by the fields of one family
+	groups [][]int32   // per literal of sc: the groups it satisfies here
+	// always: a group's rule has no log source condition; else routes are
+	// those of the groups' rules (Set.routes).
+	always bool
+	routes []int32
+	// anyOnly: the groups are keyword searches and the field is not a
+	// keyword field, so that they do not read it when the event has one.
+	anyOnly bool
+}
+
+// partKey names the part of a family's literals: those of the groups of
+// the rules of one route, keyword searches (any) or not.
+type partKey struct {
+	route int32
+	any   bool
+}
+
+func cmpPartKey(a, b partKey) int {
+	switch {
+	case a.any != b.any:
+		if a.any {
+			return -1
+		}
+		return 1
+	case a.route < b.route:
+		return -1
+	case a.route > b.route:
+		return 1
+	}
+	return 0
+}
+
+// famScan is the automata of one family: one per part.
+type famScan struct {
+	parts   []*famPart
+	part    map[partKey]int // index in parts
+	withAny bool            // the keyword literals are in a part
+}
+
+// famPart is one automaton of a family.
+type famPart struct {
+	sc    *litScanner
+	index map[string]int32 // by cut literal: its index in sc
+	cut   int
+}
+
+func newFamPart(set map[string]bool) (*famPart, error) {
+	// A part whose trie would be large keeps shorter literals.
+	f := &famPart{index: map[string]int32{}, cut: maxLiteral}
+	total := 0
+	for l := range set {
+		total += len(l)
+	}
+	if total > maxFamilyBytes {
+		f.cut = shortLiteral
+	}
+	keys := make([]string, 0, len(set))
+	for l := range set {
+		keys = append(keys, cutLiteral(l, f.cut))
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	for i, k := range keys {
+		f.index[k] = int32(i)
+	}
+	sc, err := newLitScanner(keys)
+	if err != nil {
+		return nil, err
+	}
+	f.sc = sc
+	return f, nil
+}
+
+// Parts: a log source with at least minPartLiterals literals in a family
+// gets an automaton of its own; at most maxParts per family (a bit mask
+// of them per field).
+const (
+	minPartLiterals = 32
+	maxParts        = 64
+)
 
 // Automaton sizes: a family whose literals add up to more than
 // maxFamilyBytes keeps only their last shortLiteral bytes, which bounds its
@@ -196,8 +301,8 @@ func NewSet(rules []detections.Rule) (*Set, error) {
 		s.keywords = nil
 	}
 	// The event fields of one Sigma field family (Image, NewProcessName,
-	// process.executable, ...) share one automaton of all their literals:
-	// a field's table ignores the literals of the others. Keyword literals
+	// process.executable, ...) share automata of all their literals: a
+	// field's table ignores the literals of the others. Keyword literals
 	// (any field) join the automata that are large already and those of
 	// the keyword fields (message), so that long values are scanned once;
 	// a field of another small family is scanned by the keyword automaton
@@ -225,83 +330,144 @@ func NewSet(rules []detections.Rule) (*Set, error) {
 		}
 	}
 	famLits[""] = map[string]bool{}
-	for l := range anyLits {
-		famLits[""][l] = true
-	}
-	type famScan struct {
-		sc      *litScanner
-		index   map[string]int32 // by cut literal: its index in sc
-		cut     int
-		withAny bool
+	// A family's literals are split by the log source of the rules they
+	// come from (partKey), so that an event scans only the literals of
+	// rules whose log source it can belong to.
+	partOf := func(g int32, fromAny bool) partKey {
+		return partKey{route: s.routeOf[s.groupRule[g]], any: fromAny}
 	}
 	fams := map[string]*famScan{}
 	for fam, set := range famLits {
 		withAny := fam == "" || len(set) >= len(anyLits) || famKeyword[fam]
-		if withAny {
-			for l := range anyLits {
-				set[l] = true
+		f := &famScan{withAny: withAny, part: map[partKey]int{}}
+		byKey := map[partKey]map[string]bool{}
+		addKey := func(k partKey, l string) {
+			m := byKey[k]
+			if m == nil {
+				m = map[string]bool{}
+				byKey[k] = m
+			}
+			m[l] = true
+		}
+		for name, nt := range names {
+			if name == "" || nt.family != fam {
+				continue
+			}
+			for l, gs := range nt.sub {
+				for _, g := range gs {
+					addKey(partOf(g, false), l)
+				}
 			}
 		}
-		if len(set) == 0 {
-			continue
+		if withAny {
+			for l, gs := range anyLits {
+				for _, g := range gs {
+					addKey(partOf(g, true), l)
+				}
+			}
 		}
-		// A family whose trie would be large keeps shorter literals.
-		f := &famScan{index: map[string]int32{}, cut: maxLiteral, withAny: withAny}
-		total := 0
-		for l := range set {
-			total += len(l)
+		// The literals of the rules without a log source condition, and
+		// those of each log source with at least minPartLiterals of them
+		// get a part each (at most maxParts); the others share one, and
+		// the keyword literals another.
+		keys := make([]partKey, 0, len(byKey))
+		for k := range byKey {
+			keys = append(keys, k)
 		}
-		if total > maxFamilyBytes {
-			f.cut = shortLiteral
+		slices.SortFunc(keys, func(a, b partKey) int {
+			if d := len(byKey[b]) - len(byKey[a]); d != 0 {
+				return d
+			}
+			return cmpPartKey(a, b)
+		})
+		misc := [2]int{-1, -1} // by any
+		var lits []map[string]bool
+		for _, k := range keys {
+			own := s.routes[k.route] == nil || len(byKey[k]) >= minPartLiterals && len(lits) < maxParts-4
+			m := &misc[0]
+			if k.any {
+				m = &misc[1]
+			}
+			switch {
+			case own:
+				f.part[k] = len(lits)
+				lits = append(lits, byKey[k])
+			case *m < 0:
+				*m = len(lits)
+				f.part[k] = *m
+				lits = append(lits, maps.Clone(byKey[k]))
+			default:
+				f.part[k] = *m
+				maps.Copy(lits[*m], byKey[k])
+			}
 		}
-		keys := make([]string, 0, len(set))
-		for l := range set {
-			keys = append(keys, cutLiteral(l, f.cut))
+		for _, set := range lits {
+			p, err := newFamPart(set)
+			if err != nil {
+				return nil, fmt.Errorf("sigma: building the literal automaton of %s: %w", fam, err)
+			}
+			f.parts = append(f.parts, p)
+			s.scanBytes += p.sc.size()
 		}
-		slices.Sort(keys)
-		keys = slices.Compact(keys)
-		for i, k := range keys {
-			f.index[k] = int32(i)
-		}
-		sc, err := newLitScanner(keys)
-		if err != nil {
-			return nil, fmt.Errorf("sigma: building the literal automaton of %s: %w", fam, err)
-		}
-		f.sc = sc
 		fams[fam] = f
-		s.scanBytes += sc.size()
 	}
 	for name, nt := range names {
 		f := fams[nt.family]
 		fs := &fieldScan{}
 		if f != nil {
-			fs.sc = f.sc
-			fs.groups = make([][]int32, len(f.index))
-			addLits := func(byLit map[string][]int32) {
+			parts := make([]scanPart, len(f.parts))
+			addLits := func(byLit map[string][]int32, fromAny bool) {
 				for l, gs := range byLit {
-					i := f.index[cutLiteral(l, f.cut)]
-					fs.groups[i] = append(fs.groups[i], gs...)
+					for _, g := range gs {
+						pi := f.part[partOf(g, fromAny)]
+						fp := f.parts[pi]
+						sp := &parts[pi]
+						if sp.groups == nil {
+							sp.sc = fp.sc
+							sp.groups = make([][]int32, len(fp.index))
+							sp.anyOnly = fromAny && name != "" && !slices.Contains(s.keywords, name)
+						}
+						i := fp.index[cutLiteral(l, fp.cut)]
+						sp.groups[i] = append(sp.groups[i], g)
+					}
 				}
 			}
-			addLits(nt.sub)
-			if name != "" && f.withAny {
-				addLits(anyLits)
+			if name != "" {
+				addLits(nt.sub, false)
 			}
-			used := false
-			for i, gs := range fs.groups {
-				slices.Sort(gs)
-				fs.groups[i] = slices.Clip(slices.Compact(gs))
-				used = used || len(gs) > 0
+			if name == "" || f.withAny {
+				addLits(anyLits, true)
 			}
-			if !used {
-				// Only exact values or numbers of this field: no scan.
-				fs.sc, fs.groups = nil, nil
+			for _, sp := range parts {
+				if sp.groups == nil {
+					continue
+				}
+				for i, gs := range sp.groups {
+					slices.Sort(gs)
+					sp.groups[i] = slices.Clip(slices.Compact(gs))
+					for _, g := range gs {
+						ri := s.routeOf[s.groupRule[g]]
+						if s.routes[ri] == nil {
+							sp.always = true
+						} else if !slices.Contains(sp.routes, ri) {
+							sp.routes = append(sp.routes, ri)
+						}
+					}
+				}
+				if sp.always {
+					sp.routes = nil
+				}
+				slices.Sort(sp.routes)
+				fs.parts = append(fs.parts, sp)
 			}
 		}
 		if len(nt.exact) > 0 {
 			fs.exact = nt.exact
 			for k := range nt.exact {
 				fs.exactMax = max(fs.exactMax, len(k))
+				if len(k) < 128 {
+					fs.exactLen[len(k)>>6] |= 1 << (len(k) & 63)
+				}
 			}
 		}
 		if len(nt.nums) > 0 {
@@ -316,6 +482,7 @@ func NewSet(rules []detections.Rule) (*Set, error) {
 		}
 		s.byName[name] = fs
 	}
+	s.routeFields()
 	return s, nil
 }
 
@@ -332,6 +499,7 @@ type setScratch struct {
 	hits   []int32
 	cands  []int32
 	low    []byte // a value's text lowered, for the exact tables
+	key    []byte // the route key of the event (knowRoutes)
 	// shapes caches the field scanners of each list of field names seen
 	// twice (events of one source share a few), by Set and fingerprint;
 	// seen holds the fingerprints seen once. A pooled scratch thus keeps
@@ -355,7 +523,16 @@ type fieldShape struct {
 	names  []string
 	fields []*fieldScan // per field: its scanner, nil for none
 	kw     []bool       // per field: a keyword field (Set.keywords)
+	// route lists the fields the routes read (Set.routeNames), and
+	// routeOut the outcome of every route (a bit per route) by the key of
+	// those fields' values (knowRoutes), at most maxRouteKeys.
+	route    []int32
+	routeOut map[string][]uint64
 }
+
+// maxRouteKeys bounds the route outcomes a cached shape keeps; beyond it
+// they start afresh.
+const maxRouteKeys = 64
 
 // maxShapes bounds the shapes (and the fingerprints seen once) a scratch
 // keeps; beyond it the cache starts afresh.
@@ -407,7 +584,7 @@ func (s *Set) shapeOf(sc *setScratch, fields []event.Field) *fieldShape {
 		sc.seen = map[shapeKey]bool{}
 	}
 	sc.seen[key] = true
-	sc.one.fields, sc.one.kw = sc.one.fields[:0], sc.one.kw[:0]
+	sc.one.fields, sc.one.kw, sc.one.route = sc.one.fields[:0], sc.one.kw[:0], sc.one.route[:0]
 	s.resolve(&sc.one, fields)
 	return &sc.one
 }
@@ -419,7 +596,95 @@ func (s *Set) resolve(sh *fieldShape, fields []event.Field) {
 		n := fields[i].Name
 		sh.fields = append(sh.fields, s.byName[n])
 		sh.kw = append(sh.kw, slices.Contains(s.keywords, n))
+		if s.routeNames[n] {
+			sh.route = append(sh.route, int32(i))
+		}
 	}
+}
+
+// routeFields collects the event fields the routes read; routes are
+// cached only when nothing else decides them (keyword searches read any
+// field).
+func (s *Set) routeFields() {
+	s.routeNames, s.routeCache = map[string]bool{}, true
+	var walk func(n *node)
+	walk = func(n *node) {
+		if n.kind != nTest {
+			for _, k := range n.kids {
+				walk(k)
+			}
+			return
+		}
+		t := n.test
+		if t.op == opKeyword {
+			s.routeCache = false
+			return
+		}
+		for _, f := range append([]*fieldRef{t.field}, t.refs...) {
+			if f == nil {
+				continue
+			}
+			for _, c := range f.cands {
+				s.routeNames[c.name] = true
+				s.routeDataset = s.routeDataset || c.dataset
+			}
+		}
+	}
+	for _, r := range s.routes {
+		if r != nil {
+			walk(r)
+		}
+	}
+}
+
+// knowRoutes decides every route for the event of cached shape sh at
+// once: from the outcomes cached for the same values of the fields they
+// read, else by evaluating them all (and caching the outcome).
+func (s *Set) knowRoutes(sc *setScratch, st *state, sh *fieldShape, ev *event.Event) {
+	key := sc.key[:0]
+	for _, i := range sh.route {
+		key = appendValueKey(key, &ev.Fields[i].Value)
+	}
+	if s.routeDataset {
+		key = binary.LittleEndian.AppendUint32(key, uint32(len(ev.Dataset)))
+		key = append(key, ev.Dataset...)
+	}
+	sc.key = key
+	if out, ok := sh.routeOut[string(key)]; ok {
+		m := sc.gen << 1
+		for ri := range s.routes {
+			sc.route[ri] = m | uint32(out[ri>>6]>>(ri&63)&1)
+		}
+		return
+	}
+	out := make([]uint64, (len(s.routes)+63)/64)
+	for ri := range s.routes {
+		if s.routeHolds(sc, st, int32(ri)) {
+			out[ri>>6] |= 1 << (ri & 63)
+		}
+	}
+	if sh.routeOut == nil || len(sh.routeOut) >= maxRouteKeys {
+		sh.routeOut = map[string][]uint64{}
+	}
+	sh.routeOut[string(key)] = out
+}
+
+// appendValueKey appends all of v to a route key, unambiguously.
+func appendValueKey(b []byte, v *event.Value) []byte {
+	b = append(b, byte(v.Kind))
+	if v.Bool {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v.Num))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(v.Str)))
+	b = append(b, v.Str...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(v.List)))
+	for i := range v.List {
+		b = appendValueKey(b, &v.List[i])
+	}
+	return b
 }
 
 var setScratchPool = sync.Pool{New: func() any { return &setScratch{} }}
@@ -454,10 +719,15 @@ func (s *Set) EvalAll(ctx context.Context, ev *event.Event, emit func(rule int, 
 	sc := setScratchPool.Get().(*setScratch)
 	defer setScratchPool.Put(sc)
 	sc.reset(s)
+	st := getFreshState(ev)
+	defer putState(st)
 	if len(s.byName) > 0 || s.anyField != nil {
 		// Each field's scanner, and whether the event has a keyword field
 		// holding a string.
 		sh := s.shapeOf(sc, ev.Fields)
+		if sh != &sc.one && s.routeCache {
+			s.knowRoutes(sc, st, sh, ev)
+		}
 		kwOnly := false
 		if s.anyField != nil {
 			for i, kw := range sh.kw {
@@ -480,21 +750,19 @@ func (s *Set) EvalAll(ctx context.Context, ev *event.Event, emit func(rule int, 
 			case fs == nil && any:
 				fs = s.anyField
 			case fs != nil && fs.alsoAny && any:
-				s.scanValue(sc, s.anyField, &f.Value)
+				s.scanValue(sc, s.anyField, s.live(sc, st, s.anyField, kwOnly), &f.Value)
 			}
 			if fs != nil {
-				s.scanValue(sc, fs, &f.Value)
+				s.scanValue(sc, fs, s.live(sc, st, fs, kwOnly), &f.Value)
 			}
 		}
 		if ev.Dataset != "" {
 			if fs := s.byName[event.KeyDataset]; fs != nil {
-				s.scanText(sc, fs, ev.Dataset)
+				s.scanText(sc, fs, s.live(sc, st, fs, kwOnly), ev.Dataset)
 			}
 		}
 	}
 	slices.Sort(sc.cands)
-	st := getState(ev)
-	defer putState(st)
 	// Merge the candidates with the rules evaluated always, in rule order.
 	a, c := s.always, sc.cands
 	for len(a) > 0 || len(c) > 0 {
@@ -532,21 +800,45 @@ func (s *Set) routeHolds(sc *setScratch, st *state, ri int32) bool {
 	return ok
 }
 
-// scanValue scans a value of a field: a scalar, or each element of a list.
-func (s *Set) scanValue(sc *setScratch, fs *fieldScan, v *event.Value) {
+// live returns the parts of fs worth scanning for the event, a bit each:
+// those holding groups of a rule whose route may hold, and keyword literals
+// only where keyword searches look.
+func (s *Set) live(sc *setScratch, st *state, fs *fieldScan, kwOnly bool) uint64 {
+	var m uint64
+	for i := range fs.parts {
+		p := &fs.parts[i]
+		switch {
+		case p.anyOnly && kwOnly:
+		case p.always:
+			m |= 1 << i
+		default:
+			for _, ri := range p.routes {
+				if s.routeHolds(sc, st, ri) {
+					m |= 1 << i
+					break
+				}
+			}
+		}
+	}
+	return m
+}
+
+// scanValue scans a value of a field: a scalar, or each element of a list,
+// with the parts of fs in live.
+func (s *Set) scanValue(sc *setScratch, fs *fieldScan, live uint64, v *event.Value) {
 	switch v.Kind {
 	case event.String:
-		s.scanText(sc, fs, v.Str)
+		s.scanText(sc, fs, live, v.Str)
 	case event.Number:
-		s.scanText(sc, fs, v.Str)
+		s.scanText(sc, fs, live, v.Str)
 		if fs.nums != nil {
 			s.mark(sc, fs.nums[v.Num])
 		}
 	case event.Bool:
 		if v.Bool {
-			s.scanText(sc, fs, "true")
+			s.scanText(sc, fs, live, "true")
 		} else {
-			s.scanText(sc, fs, "false")
+			s.scanText(sc, fs, live, "false")
 		}
 	case event.List:
 		for i := range v.List {
@@ -554,22 +846,23 @@ func (s *Set) scanValue(sc *setScratch, fs *fieldScan, v *event.Value) {
 			if e.Kind == event.List {
 				// Matchers see a nested list (never decoded, but Set can
 				// make one) as a scalar with its text.
-				s.scanText(sc, fs, e.Str)
+				s.scanText(sc, fs, live, e.Str)
 			}
-			s.scanValue(sc, fs, e)
+			s.scanValue(sc, fs, live, e)
 		}
 	}
 }
 
 // scanText marks the groups satisfied by a value's text.
-func (s *Set) scanText(sc *setScratch, fs *fieldScan, text string) {
-	if fs.sc != nil {
-		sc.hits = fs.sc.scan(text, sc.hits[:0])
+func (s *Set) scanText(sc *setScratch, fs *fieldScan, live uint64, text string) {
+	for ; live != 0; live &= live - 1 {
+		p := &fs.parts[bits.TrailingZeros64(live)]
+		sc.hits = p.sc.scan(text, sc.hits[:0])
 		for _, h := range sc.hits {
-			s.mark(sc, fs.groups[h])
+			s.mark(sc, p.groups[h])
 		}
 	}
-	if fs.exact != nil && len(text) <= fs.exactMax {
+	if n := len(text); fs.exact != nil && n <= fs.exactMax && (n >= 128 || fs.exactLen[n>>6]&(1<<(n&63)) != 0) {
 		sc.low = appendLowerASCII(sc.low[:0], text)
 		s.mark(sc, fs.exact[string(sc.low)])
 	}

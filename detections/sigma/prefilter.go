@@ -245,8 +245,8 @@ func (m *matcher) literals() [][]string {
 
 // unicodeLiterals returns the necessary literals of a pattern compared by
 // Unicode simple folding: its longest run of characters without other case
-// forms when long enough, or else every case form of its first non-ASCII
-// cased character.
+// forms when long enough or not all ASCII, or else every case form of its
+// first non-ASCII cased character.
 func unicodeLiterals(lit string) ([]string, bool) {
 	best, run := "", 0
 	for i, r := range lit {
@@ -258,7 +258,8 @@ func unicodeLiterals(lit string) ([]string, bool) {
 			best = lit[run : i+utf8.RuneLen(r)]
 		}
 	}
-	if len(best) >= minLiteral {
+	if len(best) >= minLiteral || !isASCII(best) {
+		// A run with a non-ASCII character is rare enough however short.
 		return []string{best}, true
 	}
 	for _, r := range lit {
@@ -277,6 +278,15 @@ func unicodeLiterals(lit string) ([]string, bool) {
 		}
 	}
 	return nil, false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // maxRegexLiterals bounds the strings of one group taken from a regular
@@ -396,13 +406,17 @@ func regexText(sub *syntax.Regexp) (string, bool) {
 const rareBytes = "`^{}$~|<>!"
 
 // usableLiteral reports whether lit is selective enough for the
-// prefilter: at least minLiteral bytes, or made of rare bytes only.
+// prefilter: at least minLiteral bytes, or holding a non-ASCII character
+// (rare in events), or made of rare bytes only.
 func usableLiteral(lit string) bool {
 	if len(lit) >= minLiteral {
 		return true
 	}
 	if lit == "" {
 		return false
+	}
+	if !isASCII(lit) {
+		return true
 	}
 	for i := 0; i < len(lit); i++ {
 		if !strings.ContainsRune(rareBytes, rune(lit[i])) {

@@ -1,0 +1,177 @@
+package sigma
+
+import "strings"
+
+// Anchor scanning: a few literals are found in a long text (a rendered
+// message) by searching, with the processor's vectorized byte search, for
+// one rare byte of each literal (its anchor), and comparing the literals
+// only where an anchor occurs and the byte after it may follow it in one.
+// It reads a kilobyte of text faster than an automaton steps through it.
+const (
+	maxAnchorLits   = 24  // literals of a set scanned by anchors, at most
+	maxAnchorPasses = 6   // byte searches per text, at most
+	minAnchorText   = 256 // shorter texts are scanned by the automaton
+)
+
+// anchorScanner finds a set of literals like litScanner, by anchors. It is
+// immutable and safe for concurrent use.
+type anchorScanner struct {
+	passes []anchorPass
+}
+
+// anchorPass is one byte search: the literals whose anchor is the byte b
+// (a letter's two cases are two passes). next holds, a bit per byte, the
+// bytes that may follow the anchor in one of them.
+type anchorPass struct {
+	b    byte
+	next [4]uint64
+	lits []anchorLit
+}
+
+type anchorLit struct {
+	lit string // ASCII lower case
+	at  int    // the offset of the anchor in lit
+	id  int32  // reported on a hit
+}
+
+// anchorRank orders bytes from rare to common in event texts.
+func anchorRank(c byte) int {
+	switch {
+	case c >= 0x80:
+		return 0
+	case strings.IndexByte("`^~|<>!$#@;{}[]'\"&+=?*%", c) >= 0:
+		return 1
+	case strings.IndexByte("qjzxkvy", c) >= 0:
+		return 2
+	case strings.IndexByte(",()", c) >= 0:
+		return 3
+	case strings.IndexByte("bfgp", c) >= 0:
+		return 4
+	case strings.IndexByte(":/_-.", c) >= 0:
+		return 6
+	case '0' <= c && c <= '9':
+		return 7
+	case 'a' <= c && c <= 'z':
+		return 8
+	}
+	return 16 // space, backslash, control bytes
+}
+
+// anchorCost estimates the price of searching for b: how often it occurs,
+// twice for a letter (both cases are searched).
+func anchorCost(b byte) int {
+	c := anchorRank(b) + 1
+	if 'a' <= b && b <= 'z' {
+		c *= 2
+	}
+	return c
+}
+
+// newAnchorScanner returns the anchor scanner of lits (ASCII lower case,
+// not empty), reporting ids[i] for lits[i], or nil when they are too many
+// or need too many searches.
+func newAnchorScanner(lits []string, ids []int32) *anchorScanner {
+	if len(lits) == 0 || len(lits) > maxAnchorLits {
+		return nil
+	}
+	// Greedily, the anchor byte with the lowest cost per literal it
+	// covers, until every literal has one.
+	byByte := map[byte][]anchorLit{}
+	var order []byte
+	done := make([]bool, len(lits))
+	for left := len(lits); left > 0; {
+		var count [256]int
+		for i, l := range lits {
+			if done[i] {
+				continue
+			}
+			var seen [256]bool
+			for j := 0; j < len(l); j++ {
+				if !seen[l[j]] {
+					seen[l[j]] = true
+					count[l[j]]++
+				}
+			}
+		}
+		best := -1
+		for b := range 256 {
+			if count[b] > 0 && (best < 0 || anchorCost(byte(b))*count[best] < anchorCost(byte(best))*count[b]) {
+				best = b
+			}
+		}
+		b := byte(best)
+		order = append(order, b)
+		for i, l := range lits {
+			if at := strings.IndexByte(l, b); !done[i] && at >= 0 {
+				byByte[b] = append(byByte[b], anchorLit{lit: l, at: at, id: ids[i]})
+				done[i] = true
+				left--
+			}
+		}
+	}
+	a := &anchorScanner{}
+	for _, b := range order {
+		p := anchorPass{b: b, lits: byByte[b]}
+		for _, l := range p.lits {
+			if l.at+1 >= len(l.lit) {
+				p.next = [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+				continue
+			}
+			c := l.lit[l.at+1]
+			p.next[c>>6] |= 1 << (c & 63)
+			if 'a' <= c && c <= 'z' {
+				c = c - 'a' + 'A'
+				p.next[c>>6] |= 1 << (c & 63)
+			}
+		}
+		a.passes = append(a.passes, p)
+		if 'a' <= b && b <= 'z' {
+			p.b = b - 'a' + 'A'
+			a.passes = append(a.passes, p)
+		}
+	}
+	if len(a.passes) > maxAnchorPasses {
+		return nil
+	}
+	return a
+}
+
+// scan appends to hits the reported index of each literal occurring in s.
+func (a *anchorScanner) scan(s string, hits []int32) []int32 {
+	for pi := range a.passes {
+		p := &a.passes[pi]
+		for from := 0; ; {
+			j := strings.IndexByte(s[from:], p.b)
+			if j < 0 {
+				break
+			}
+			pos := from + j
+			from = pos + 1
+			if pos+1 < len(s) {
+				if c := s[pos+1]; p.next[c>>6]&(1<<(c&63)) == 0 {
+					continue
+				}
+			}
+			for _, l := range p.lits {
+				if start := pos - l.at; start >= 0 && start+len(l.lit) <= len(s) && equalLowerASCII(s[start:start+len(l.lit)], l.lit) {
+					hits = append(hits, l.id)
+				}
+			}
+		}
+	}
+	return hits
+}
+
+// equalLowerASCII reports whether s, ASCII lower-cased, is low.
+func equalLowerASCII(s, low string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != low[i] {
+			return false
+		}
+	}
+	return true
+}

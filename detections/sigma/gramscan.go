@@ -1,0 +1,205 @@
+package sigma
+
+import "math/bits"
+
+// gramLen is the length of the grams a gramScanner looks literals up by.
+const gramLen = 4
+
+// foldTable maps ASCII upper-case letters to lower case, other bytes to
+// themselves.
+var foldTable = func() (t [256]byte) {
+	for b := range 256 {
+		t[b] = byte(b)
+	}
+	for b := 'A'; b <= 'Z'; b++ {
+		t[b] = byte(b + 'a' - 'A')
+	}
+	return t
+}()
+
+// gramScanner finds, in one pass over a text, every occurrence of a set of
+// literals of at least gramLen bytes, ignoring ASCII case like litScanner:
+// the gramLen bytes (ASCII lower-cased) ending at each text position are
+// checked against a bit set of one gram of each literal, and only on a hit
+// are the literals with that gram compared. Its tables are a small
+// fraction of a dense automaton's for the same literals, so that they stay
+// in the processor's caches when the literals are many. It is immutable
+// and safe for concurrent use.
+type gramScanner struct {
+	bloom []uint64 // by hash of a gram
+	shift uint32   // 32 - log2(bits of bloom)
+	// slots is an open-addressing table of the grams (a gram, then the
+	// literals looked up by it: ids[off : off+n]); slot n == 0 is empty.
+	slots    []gramSlot
+	slotBits uint32
+	ids      []gramLit // per slot run: the literals
+}
+
+// gramLit is a literal as its gram's slot holds it, so that comparing it
+// with the text reads no other memory for literals of up to eight bytes.
+type gramLit struct {
+	head uint64 // the first eight bytes (fewer: zero above), first lowest
+	rest string // the bytes after them
+	n    int32  // the literal's length
+	at   int32  // the offset of its gram
+	out  int32  // reported on a hit
+}
+
+type gramSlot struct {
+	gram   uint32
+	off, n uint32
+}
+
+func gramHash(w uint32) uint32 { return w * 0x9E3779B1 }
+
+func slotHash(w uint32) uint32 { return w * 0x85EBCA6B }
+
+// newGramScanner indexes lits (each at least gramLen bytes, ASCII lower
+// case); a hit reports out[i] for lits[i].
+func newGramScanner(lits []string, out []int32) *gramScanner {
+	g := &gramScanner{}
+	// Each literal is looked up by its gram that the fewest literals
+	// share: a gram common among literals (".exe") tends to be common in
+	// texts too.
+	count := map[uint32]int{}
+	for _, l := range lits {
+		for j := 0; j+gramLen <= len(l); j++ {
+			count[gramOf(l[j:])]++
+		}
+	}
+	at := make([]int32, len(lits)) // by literal: the offset of its gram
+	byGram := map[uint32][]int32{}
+	var order []uint32
+	for i, l := range lits {
+		best := len(l) - gramLen
+		for j := best - 1; j >= 0; j-- {
+			if count[gramOf(l[j:])] < count[gramOf(l[best:])] {
+				best = j
+			}
+		}
+		at[i] = int32(best)
+		w := gramOf(l[best:])
+		if byGram[w] == nil {
+			order = append(order, w)
+		}
+		byGram[w] = append(byGram[w], int32(i))
+	}
+	nbits := max(4096, 16*len(order))
+	nbits = min(1<<uint(bits.Len(uint(nbits-1))), 1<<20)
+	g.bloom = make([]uint64, nbits/64)
+	g.shift = uint32(32 - bits.TrailingZeros(uint(nbits)))
+	nslots := 1 << uint(bits.Len(uint(2*len(order)-1)))
+	g.slots = make([]gramSlot, nslots)
+	g.slotBits = uint32(bits.TrailingZeros(uint(nslots)))
+	for _, w := range order {
+		h := gramHash(w) >> g.shift
+		g.bloom[h>>6] |= 1 << (h & 63)
+		k := slotHash(w) >> (32 - g.slotBits)
+		for g.slots[k].n != 0 {
+			k = (k + 1) & uint32(nslots-1)
+		}
+		ids := byGram[w]
+		g.slots[k] = gramSlot{gram: w, off: uint32(len(g.ids)), n: uint32(len(ids))}
+		for _, id := range ids {
+			l := lits[id]
+			gl := gramLit{n: int32(len(l)), at: at[id], out: out[id]}
+			for j := 0; j < min(len(l), 8); j++ {
+				gl.head |= uint64(l[j]) << (8 * j)
+			}
+			if len(l) > 8 {
+				gl.rest = l[8:]
+			}
+			g.ids = append(g.ids, gl)
+		}
+	}
+	return g
+}
+
+// gramOf packs gramLen bytes, the first in the high byte.
+func gramOf(s string) uint32 {
+	return uint32(s[0])<<24 | uint32(s[1])<<16 | uint32(s[2])<<8 | uint32(s[3])
+}
+
+// scan appends to hits the reported index of each literal occurring in s.
+func (g *gramScanner) scan(s string, hits []int32) []int32 {
+	if len(s) < gramLen {
+		return hits
+	}
+	fold, bloom, shift := &foldTable, g.bloom, g.shift
+	w := uint32(fold[s[0]])<<16 | uint32(fold[s[1]])<<8 | uint32(fold[s[2]])
+	for i := gramLen - 1; i < len(s); i++ {
+		w = w<<8 | uint32(fold[s[i]])
+		h := gramHash(w) >> shift
+		if bloom[h>>6]&(1<<(h&63)) == 0 {
+			continue
+		}
+		hits = g.check(s, i+1, w, hits)
+	}
+	return hits
+}
+
+// check appends the literals whose gram w ends at s[:end].
+func (g *gramScanner) check(s string, end int, w uint32, hits []int32) []int32 {
+	mask := uint32(len(g.slots) - 1)
+	for k := slotHash(w) >> (32 - g.slotBits); ; k = (k + 1) & mask {
+		sl := &g.slots[k]
+		if sl.n == 0 {
+			return hits
+		}
+		if sl.gram != w {
+			continue
+		}
+	lits:
+		for i := range g.ids[sl.off : sl.off+sl.n] {
+			gl := &g.ids[sl.off+uint32(i)]
+			start := end - gramLen - int(gl.at)
+			if start < 0 || start+int(gl.n) > len(s) {
+				continue
+			}
+			var x uint64
+			if gl.n >= 8 {
+				t := s[start : start+8]
+				x = uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
+					uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
+			} else {
+				for j := range int(gl.n) {
+					x |= uint64(s[start+j]) << (8 * j)
+				}
+			}
+			if lowerWord(x) != gl.head {
+				continue
+			}
+			if gl.rest != "" {
+				t := s[start+8 : start+int(gl.n)]
+				for j := 0; j < len(gl.rest) && j < len(t); j++ {
+					if foldTable[t[j]] != gl.rest[j] {
+						continue lits
+					}
+				}
+			}
+			hits = append(hits, gl.out)
+		}
+		return hits
+	}
+}
+
+// lowerWord lower-cases the ASCII letters among eight bytes.
+func lowerWord(x uint64) uint64 {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	h := x &^ high              // each byte's low seven bits
+	ge := h + (0x80-'A')*ones   // high bit: at least 'A'
+	gt := h + (0x80-'Z'-1)*ones // high bit: above 'Z'
+	return x | (ge&^gt&^x&high)>>2
+}
+
+// size is the approximate heap the scanner holds, in bytes.
+func (g *gramScanner) size() int {
+	n := 8*len(g.bloom) + 12*len(g.slots) + 40*len(g.ids)
+	for i := range g.ids {
+		n += len(g.ids[i].rest)
+	}
+	return n
+}
