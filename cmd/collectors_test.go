@@ -2,6 +2,8 @@ package cmd
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -102,5 +104,46 @@ func TestRuntimeApply(t *testing.T) {
 	}, zerolog.Nop())
 	if got := debug.SetGCPercent(100); got != 100 {
 		t.Errorf("GC percent %d with GOGC set, want it left alone (100)", got)
+	}
+}
+
+// TestLoadIDKey checks the event ID key: created once in the data
+// directory and then reused, refused when readable by others, and a
+// configured file that is missing is an error rather than a new key.
+func TestLoadIDKey(t *testing.T) {
+	dir := t.TempDir()
+	k1, err := loadIDKey(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := loadIDKey(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := k1.ID("t", []byte("x")), k2.ID("t", []byte("x")); a != b {
+		t.Fatalf("the key changed across loads: %s then %s", a, b)
+	}
+	path := filepath.Join(dir, idKeyFile)
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file %s: %v, mode %v", path, err, fi.Mode().Perm())
+	}
+	k3, err := loadIDKey(t.TempDir(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k3.ID("t", []byte("x")) == k1.ID("t", []byte("x")) {
+		t.Error("two data directories got the same key")
+	}
+	if _, err := loadIDKey(dir, filepath.Join(dir, "missing.key")); err == nil {
+		t.Error("a configured key file that does not exist was accepted")
+	}
+	os.Chmod(path, 0o644)
+	if _, err := loadIDKey(dir, ""); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("a world-readable key: %v, want a refusal", err)
+	}
+	os.Chmod(path, 0o600)
+	os.WriteFile(path, []byte("not hex\n"), 0o600)
+	if _, err := loadIDKey(dir, ""); err == nil {
+		t.Error("a malformed key file was accepted")
 	}
 }

@@ -89,6 +89,10 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, ready func(addr 
 			os.MkdirAll(d, 0o750) // the default rules dir, so users find where to put rules
 		}
 	}
+	idKey, err := loadIDKey(cfg.DataDir, cfg.Events.IDKeyFile)
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -205,7 +209,7 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, ready func(addr 
 	colCtx, stopCollectors := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopCollectors()
 	var colWG sync.WaitGroup
-	env := mcollectors.Env{DataDir: cfg.DataDir, Logger: log, Registerer: reg}
+	env := mcollectors.Env{DataDir: cfg.DataDir, Logger: log, Registerer: reg, IDKey: idKey}
 	for _, e := range cfg.collectors {
 		c, err := e.Spec.Build(e.Name, env)
 		if err != nil {

@@ -49,6 +49,9 @@ type Env struct {
 	// Registerer receives the collector's metrics. Label them with
 	// collector=<name>; several collectors of one type share a registry.
 	Registerer prometheus.Registerer
+	// IDKey keys the IDs of the events a collector reads (IDKey.ID); nil
+	// gives event.NewID's. `mangrove serve` keeps it in the data directory.
+	IDKey *event.IDKey
 }
 
 // Spec is one entry of the configuration's collectors list once its type is

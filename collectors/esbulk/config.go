@@ -178,6 +178,7 @@ func (c *Config) Build(name string, env collectors.Env) (collectors.Collector, e
 	if err != nil {
 		return nil, err
 	}
+	h.ids = env.IDKey
 	return &Collector{cfg: *c, tls: tlsCfg, h: h,
 		log: env.Logger.With().Str("component", "collectors.esbulk").Str("collector", name).Logger()}, nil
 }

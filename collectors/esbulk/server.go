@@ -112,7 +112,10 @@ type handler struct {
 	uuid   string
 	nowFn  func() time.Time
 	decLim event.Limits
-	slots  chan struct{} // one per bulk request in flight
+	// ids keys the IDs of documents sent without an _id; nil gives
+	// event.NewID's.
+	ids   *event.IDKey
+	slots chan struct{} // one per bulk request in flight
 }
 
 func newHandler(cfg Config, name string, m *collectors.Metrics) (*handler, error) {
@@ -383,7 +386,7 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request, tenant, index str
 		if it.id != "" {
 			ev.ID = event.NewID(tenant, []byte("esbulk\x00"+it.index+"\x00"+it.id))
 		} else {
-			ev.ID = event.NewID(tenant, it.source)
+			ev.ID = h.ids.ID(tenant, it.source)
 			res.ID = ev.ID
 		}
 		if ev.Dataset == "" {

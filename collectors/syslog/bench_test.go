@@ -10,6 +10,9 @@ import (
 	"github.com/mangrove-soc/mangrove/collectors/parse"
 )
 
+// testIDKey keys event IDs in benchmarks, as `mangrove serve`'s key does.
+var testIDKey, _ = event.NewIDKey([]byte("mangrove-benchmark-event-id-key!"))
+
 // BenchmarkParse measures parse + normalize of one message (framing
 // excluded), the figure behind the ≥ 1,000,000 lines/s per core target.
 // Events are parsed into batches of DefaultBatchSize, as the collector
@@ -25,7 +28,7 @@ func BenchmarkParse(b *testing.B) {
 		{"rfc5424_openssh", sshd5424, parse.Auto},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			p := newParser(false, bc.ecs)
+			p := newParser(false, bc.ecs, testIDKey) // keyed IDs, as serve's
 			raw := []byte(bc.msg)
 			b.SetBytes(int64(len(raw)))
 			b.ReportAllocs()

@@ -35,6 +35,7 @@ type Collector struct {
 	m      *metrics
 	router *router
 	tls    *tls.Config
+	ids    *event.IDKey
 	// onListen, when set, is called with the bound address (tests).
 	onListen func(net.Addr)
 	// beforeRead, when set, is called before each UDP read (tests pause
@@ -60,7 +61,7 @@ func (s *Spec) build(name string, env collectors.Env) (*Collector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
-	c := &Collector{name: name, spec: *s, scheme: scheme, addr: addr, m: m, router: rt,
+	c := &Collector{name: name, spec: *s, scheme: scheme, addr: addr, m: m, router: rt, ids: env.IDKey,
 		log: env.Logger.With().Str("component", "collectors.syslog").Str("collector", name).Logger()}
 	if scheme == "tls" {
 		cert, err := tls.LoadX509KeyPair(s.CertFile, s.KeyFile)
@@ -363,7 +364,7 @@ func (b *batcher) parser() *parser {
 	case p := <-b.parsers:
 		return p
 	default:
-		return newParser(b.c.spec.KeepOriginal, b.c.spec.Parser)
+		return newParser(b.c.spec.KeepOriginal, b.c.spec.Parser, b.c.ids)
 	}
 }
 

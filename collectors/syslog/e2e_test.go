@@ -71,7 +71,8 @@ func TestThroughputJetStream(t *testing.T) {
 		spec.InFlight, _ = strconv.Atoi(v)
 	}
 	p := &countingPublisher{next: js}
-	startCollector(t, spec, p)
+	// Keyed event IDs, as `mangrove serve` gives its collectors.
+	startCollector(t, spec, p, func(c *Collector) { c.ids = testIDKey })
 	t.Logf("listening on %s, waiting for %d events", addr, n)
 	var start time.Time
 	for p.acked.Load()+p.failed.Load() < n {

@@ -26,7 +26,7 @@ func FuzzParse(f *testing.F) {
 		if len(data) > 1<<16 {
 			return
 		}
-		p := newParser(true, "auto")
+		p := newParser(true, "auto", nil)
 		fr := newFramer(bytes.NewReader(data), 1024)
 		for range 1000 {
 			msg, err := fr.next()
@@ -78,7 +78,7 @@ func FuzzTimestampFastPath(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	fast, slow := newParser(true, "auto"), newParser(true, "auto")
+	fast, slow := newParser(true, "auto", nil), newParser(true, "auto", nil)
 	slow.slowTimestamps = true
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		if len(raw) > 4096 {

@@ -48,6 +48,8 @@ type meta struct {
 // concurrent use: each connection or UDP worker has its own.
 type parser struct {
 	keepOriginal bool
+	// ids keys event IDs; nil gives event.NewID's.
+	ids *event.IDKey
 	// ecs is the collectors/parse parser applied to each event, or "none".
 	ecs string
 	// year completes RFC 3164 timestamps; the current year by default.
@@ -73,8 +75,8 @@ type parser struct {
 // while any of their events is).
 const slabFields = (32 << 10) / int(unsafe.Sizeof(event.Field{}))
 
-func newParser(keepOriginal bool, ecs string) *parser {
-	return &parser{keepOriginal: keepOriginal, ecs: ecs, year: rfc3164.CurrentYear{}, machines: map[*time.Location]gosyslog.Machine{}}
+func newParser(keepOriginal bool, ecs string, ids *event.IDKey) *parser {
+	return &parser{keepOriginal: keepOriginal, ecs: ecs, ids: ids, year: rfc3164.CurrentYear{}, machines: map[*time.Location]gosyslog.Machine{}}
 }
 
 // machine returns the format-detecting machine whose RFC 3164 timestamps
@@ -135,7 +137,7 @@ func (p *parser) claim(f []event.Field) []event.Field {
 func (p *parser) parse(ev *event.Event, raw []byte, zone *time.Location, md meta) bool {
 	raw = trimTrailingNewline(raw)
 	*ev = event.Event{
-		ID:      event.NewID(md.tenant, raw),
+		ID:      p.ids.ID(md.tenant, raw),
 		Tenant:  md.tenant,
 		Source:  md.collector,
 		Dataset: Dataset,

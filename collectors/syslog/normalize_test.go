@@ -44,7 +44,7 @@ func TestParseGolden(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newParser(tc.keep, ParserNone)
+			p := newParser(tc.keep, ParserNone, nil)
 			p.year = rfc3164.Year{YYYY: 2026}
 			ev, ok := parseOne(p, []byte(tc.in), tc.zone, testMeta)
 			if ok != tc.parsed {
@@ -73,7 +73,7 @@ func TestParseGolden(t *testing.T) {
 }
 
 func TestParseFields(t *testing.T) {
-	p := newParser(false, ParserNone)
+	p := newParser(false, ParserNone, nil)
 	ev, ok := parseOne(p, []byte(`<165>1 2026-11-25T03:04:05.123Z fw1 app 77 ID47 [x@1 a="b"] msg`), time.UTC, testMeta)
 	if !ok {
 		t.Fatal("not parsed")
@@ -114,7 +114,7 @@ func parseOne(p *parser, raw []byte, zone *time.Location, md meta) (event.Event,
 // field storage: growing one event's fields leaves the next one intact,
 // also across slab boundaries and for events too large for the slab.
 func TestSlabNeighbours(t *testing.T) {
-	p := newParser(false, ParserNone)
+	p := newParser(false, ParserNone, nil)
 	var sd strings.Builder
 	for i := range slabFields / 4 {
 		fmt.Fprintf(&sd, "[s%d@1]", i)
@@ -142,7 +142,7 @@ func TestSlabNeighbours(t *testing.T) {
 // TestFieldsSorted checks that parse's hand-ordered fields are sorted and
 // unique, as event.Event requires, for every golden case and a few more.
 func TestFieldsSorted(t *testing.T) {
-	p := newParser(true, ParserNone)
+	p := newParser(true, ParserNone, nil)
 	for _, in := range []string{
 		`<165>1 2026-11-25T03:04:05.123Z fw1 app worker ID47 [b@1 z="1" a="2"][a@1][a@1 x="y"] msg`,
 		"junk", `<13>1 - - - - - -`, "<38>Nov 25 10:00:00 web01 sudo[991]: x",
