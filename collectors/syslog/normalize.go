@@ -67,6 +67,7 @@ type parser struct {
 	// compare both paths).
 	scratch        []byte
 	slowTimestamps bool
+	strict5424     gosyslog.Machine
 }
 
 // slabFields is how many fields one slab allocation holds: as many as fit
@@ -289,15 +290,19 @@ func (p *parser) parse(ev *event.Event, raw []byte, zone *time.Location, md meta
 // when go-syslog then finds any fault, raw is parsed again as it is, so
 // that errors name the right column.
 func (p *parser) syslog(raw []byte, zone *time.Location) (msg gosyslog.Message, ts time.Time, err error) {
-	m := p.machine(zone)
 	if start, end, t, ok := rfc5424Timestamp(raw); ok && !p.slowTimestamps {
+		// The header is plainly RFC 5424: the strict machine the
+		// format-detecting one would pick for it parses it directly.
+		if p.strict5424 == nil {
+			p.strict5424 = rfc5424.NewMachine()
+		}
 		p.scratch = append(append(append(p.scratch[:0], raw[:start]...), '-'), raw[end:]...)
-		msg, err = m.Parse(p.scratch)
+		msg, err = p.strict5424.Parse(p.scratch)
 		if _, is5424 := msg.(*rfc5424.SyslogMessage); is5424 && err == nil {
 			return msg, t, nil
 		}
 	}
-	msg, err = m.Parse(raw)
+	msg, err = p.machine(zone).Parse(raw)
 	return msg, time.Time{}, err
 }
 
