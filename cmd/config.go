@@ -71,7 +71,7 @@ type EventsConfig struct {
 	Retention time.Duration `yaml:"retention"`
 	// IDKeyFile holds the secret (64 hex digits) that keys the IDs syslog
 	// and Elasticsearch-bulk collectors give the events they read (see
-	// event.IDKey). Default data_dir/keys/event-id.key, created on first
+	// eventid.Key). Default data_dir/keys/event-id.key, created on first
 	// start; a configured file must exist (the nodes of a cluster share it).
 	IDKeyFile string `yaml:"id_key_file"`
 }

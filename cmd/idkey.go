@@ -12,18 +12,18 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/mangrove-soc/mangrove/collectors/event"
+	"github.com/mangrove-soc/mangrove/collectors/eventid"
 )
 
 // idKeyFile is the default event ID key, under the data directory.
 const idKeyFile = "keys/event-id.key"
 
-// loadIDKey returns the key of the collectors' event IDs (event.IDKey): the
+// loadIDKey returns the key of the collectors' event IDs (eventid.Key): the
 // hex secret in path, or, when path is "" , in the data directory's
 // keys/event-id.key, created on first start. A configured path must exist:
 // the nodes of a cluster share one key, and a node that made its own would
 // silently stop recognizing messages re-sent to it by another's senders.
-func loadIDKey(dataDir, path string) (*event.IDKey, error) {
+func loadIDKey(dataDir, path string) (*eventid.Key, error) {
 	create := path == ""
 	if create {
 		path = filepath.Join(dataDir, idKeyFile)
@@ -35,7 +35,7 @@ func loadIDKey(dataDir, path string) (*event.IDKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return event.NewIDKey(secret)
+	return eventid.NewKey(secret)
 }
 
 func readIDKey(path string) ([]byte, error) {
@@ -52,14 +52,14 @@ func readIDKey(path string) ([]byte, error) {
 		return nil, fmt.Errorf("event ID key %s: %w", path, err)
 	}
 	secret, err := hex.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil || len(secret) != event.IDKeySize {
-		return nil, fmt.Errorf("event ID key %s: want %d random bytes in hex", path, event.IDKeySize)
+	if err != nil || len(secret) != eventid.KeySize {
+		return nil, fmt.Errorf("event ID key %s: want %d random bytes in hex", path, eventid.KeySize)
 	}
 	return secret, nil
 }
 
 func createIDKey(path string) ([]byte, error) {
-	secret := make([]byte, event.IDKeySize)
+	secret := make([]byte, eventid.KeySize)
 	rand.Read(secret)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("creating event ID key directory: %w", err)

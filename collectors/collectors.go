@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/mangrove-soc/mangrove/collectors/event"
+	"github.com/mangrove-soc/mangrove/collectors/eventid"
 )
 
 // Publisher hands batches on to the bus.
@@ -49,9 +50,9 @@ type Env struct {
 	// Registerer receives the collector's metrics. Label them with
 	// collector=<name>; several collectors of one type share a registry.
 	Registerer prometheus.Registerer
-	// IDKey keys the IDs of the events a collector reads (IDKey.ID); nil
+	// IDKey keys the IDs of the events a collector reads (Key.ID); nil
 	// gives event.NewID's. `mangrove serve` keeps it in the data directory.
-	IDKey *event.IDKey
+	IDKey *eventid.Key
 }
 
 // Spec is one entry of the configuration's collectors list once its type is

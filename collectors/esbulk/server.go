@@ -22,6 +22,7 @@ import (
 
 	"github.com/mangrove-soc/mangrove/collectors"
 	"github.com/mangrove-soc/mangrove/collectors/event"
+	"github.com/mangrove-soc/mangrove/collectors/eventid"
 	"github.com/mangrove-soc/mangrove/collectors/parse"
 )
 
@@ -114,7 +115,7 @@ type handler struct {
 	decLim event.Limits
 	// ids keys the IDs of documents sent without an _id; nil gives
 	// event.NewID's.
-	ids   *event.IDKey
+	ids   *eventid.Key
 	slots chan struct{} // one per bulk request in flight
 }
 

@@ -42,14 +42,6 @@ func BenchmarkNewID(b *testing.B) {
 	}
 }
 
-func BenchmarkKeyedID(b *testing.B) {
-	k, _ := NewIDKey(make([]byte, IDKeySize))
-	b.ReportAllocs()
-	for b.Loop() {
-		k.ID("so-tttt", sample[:160])
-	}
-}
-
 // BenchmarkEncodeSyslog encodes an sshd syslog event as the syslog collector
 // and the OpenSSH parser produce it (25 fields, no escapes): the bus's
 // encoding cost per syslog line.

@@ -1,7 +1,6 @@
 package event
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/minio/highwayhash"
 )
 
 func TestDecodeFlattens(t *testing.T) {
@@ -259,41 +256,5 @@ func TestPlainASCII8(t *testing.T) {
 		if got, want := plainASCII8(string(b[:])), plain(string(b[:])); got != want {
 			t.Fatalf("%q: got %v, want %v", b, got, want)
 		}
-	}
-}
-
-// TestIDKey checks keyed IDs: deterministic for one key, different across
-// keys, tenants and inputs, the long-input path equal to the short one's
-// definition, and a nil key giving NewID's IDs.
-func TestIDKey(t *testing.T) {
-	k1, err := NewIDKey(bytes.Repeat([]byte{1}, IDKeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	k2, _ := NewIDKey(bytes.Repeat([]byte{2}, IDKeySize))
-	if _, err := NewIDKey(make([]byte, 16)); err == nil {
-		t.Error("a 16-byte key was accepted")
-	}
-	raw := []byte("<134>1 - h sshd - - - Failed password")
-	a := k1.ID("t", raw)
-	if len(a) != 32 || a != k1.ID("t", raw) {
-		t.Fatalf("ID %q is not 32 hex characters or not deterministic", a)
-	}
-	for _, other := range []string{k2.ID("t", raw), k1.ID("t2", raw), k1.ID("t", raw[1:]), k1.ID("", append([]byte("t\x00"), raw...))} {
-		if other == a {
-			t.Errorf("different key, tenant or input gave the same ID %s", a)
-		}
-	}
-	// Inputs longer than the stack buffer take the streaming path: it must
-	// hash the same bytes (tenant, NUL, raw).
-	long := bytes.Repeat([]byte("x"), 2000)
-	h, _ := highwayhash.New128(bytes.Repeat([]byte{1}, IDKeySize))
-	h.Write(append([]byte("t\x00"), long...))
-	if got, want := k1.ID("t", long), hex.EncodeToString(h.Sum(nil)); got != want {
-		t.Errorf("long input: %s, want %s", got, want)
-	}
-	var none *IDKey
-	if got, want := none.ID("t", raw), NewID("t", raw); got != want {
-		t.Errorf("nil key: %s, want NewID's %s", got, want)
 	}
 }

@@ -7,11 +7,12 @@ import (
 	"time"
 
 	"github.com/mangrove-soc/mangrove/collectors/event"
+	"github.com/mangrove-soc/mangrove/collectors/eventid"
 	"github.com/mangrove-soc/mangrove/collectors/parse"
 )
 
 // testIDKey keys event IDs in benchmarks, as `mangrove serve`'s key does.
-var testIDKey, _ = event.NewIDKey([]byte("mangrove-benchmark-event-id-key!"))
+var testIDKey, _ = eventid.NewKey([]byte("mangrove-benchmark-event-id-key!"))
 
 // BenchmarkParse measures parse + normalize of one message (framing
 // excluded), the figure behind the ≥ 1,000,000 lines/s per core target.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mangrove-soc/mangrove/collectors"
 	"github.com/mangrove-soc/mangrove/collectors/event"
+	"github.com/mangrove-soc/mangrove/collectors/eventid"
 )
 
 // shutdownTimeout bounds publishing the last partial batches and waiting for
@@ -35,7 +36,7 @@ type Collector struct {
 	m      *metrics
 	router *router
 	tls    *tls.Config
-	ids    *event.IDKey
+	ids    *eventid.Key
 	// onListen, when set, is called with the bound address (tests).
 	onListen func(net.Addr)
 	// beforeRead, when set, is called before each UDP read (tests pause

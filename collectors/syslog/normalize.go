@@ -16,6 +16,7 @@ import (
 	"github.com/leodido/go-syslog/v4/rfc5424"
 
 	"github.com/mangrove-soc/mangrove/collectors/event"
+	"github.com/mangrove-soc/mangrove/collectors/eventid"
 )
 
 // Dataset is the event.dataset of syslog events.
@@ -49,7 +50,7 @@ type meta struct {
 type parser struct {
 	keepOriginal bool
 	// ids keys event IDs; nil gives event.NewID's.
-	ids *event.IDKey
+	ids *eventid.Key
 	// ecs is the collectors/parse parser applied to each event, or "none".
 	ecs string
 	// year completes RFC 3164 timestamps; the current year by default.
@@ -76,7 +77,7 @@ type parser struct {
 // while any of their events is).
 const slabFields = (32 << 10) / int(unsafe.Sizeof(event.Field{}))
 
-func newParser(keepOriginal bool, ecs string, ids *event.IDKey) *parser {
+func newParser(keepOriginal bool, ecs string, ids *eventid.Key) *parser {
 	return &parser{keepOriginal: keepOriginal, ecs: ecs, ids: ids, year: rfc3164.CurrentYear{}, machines: map[*time.Location]gosyslog.Machine{}}
 }
 

@@ -155,3 +155,18 @@ func TestFieldsSorted(t *testing.T) {
 		}
 	}
 }
+
+// TestDaysSinceEpoch checks the civil-date arithmetic against time.Date for
+// every day of years 0000 to 9999 that a timestamp can name.
+func TestDaysSinceEpoch(t *testing.T) {
+	for y := 0; y <= 9999; y++ {
+		for m := 1; m <= 12; m++ {
+			for d := 1; d <= daysIn(m, y); d++ {
+				want := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Unix() / 86400 // midnight: exact
+				if got := daysSinceEpoch(y, m, d); got != want {
+					t.Fatalf("%04d-%02d-%02d: %d days, want %d", y, m, d, got, want)
+				}
+			}
+		}
+	}
+}

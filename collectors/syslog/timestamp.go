@@ -95,8 +95,26 @@ func rfc5424Timestamp(raw []byte) (start, end int, t time.Time, ok bool) {
 	if j >= len(s) || s[j] != ' ' {
 		return 0, 0, time.Time{}, false
 	}
-	t = time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC).Add(-time.Duration(offset) * time.Second)
-	return start, start + j, t, true
+	secs := daysSinceEpoch(year, month, day)*86400 + int64(hour*3600+minute*60+sec-offset)
+	return start, start + j, time.Unix(secs, int64(nsec)).UTC(), true
+}
+
+// daysSinceEpoch returns the days from 1970-01-01 to the given date of the
+// proleptic Gregorian calendar (H. Hinnant's days_from_civil), as time.Date
+// counts them, without its normalization work.
+func daysSinceEpoch(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 { // year 0000 in January or February
+		era = (y - 399) / 400
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12 // March is 0
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }

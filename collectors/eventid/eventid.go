@@ -1,18 +1,24 @@
-package event
+// Package eventid keys the IDs collectors give the events they read: the
+// contract of event.NewID (deterministic, 32 hex characters, the same input
+// gives the same ID) at about half its cost, with a secret so that senders
+// cannot craft collisions.
+package eventid
 
 import (
 	"encoding/hex"
 	"fmt"
 
 	"github.com/minio/highwayhash"
+
+	"github.com/mangrove-soc/mangrove/collectors/event"
 )
 
-// IDKeySize is the length of an IDKey's secret.
-const IDKeySize = 32
+// KeySize is the length of a Key's secret.
+const KeySize = 32
 
-// IDKey is a secret that keys event IDs: Key.ID is NewID's contract at about
+// Key is a secret that keys event IDs: Key.ID is event.NewID's contract at about
 // half the cost (HighwayHash-128, a keyed pseudo-random function, instead of
-// SHA-256), for collectors whose IDs are on the hot path (syslog, files).
+// SHA-256), for collectors whose IDs are on the hot path (syslog, Elasticsearch bulk).
 //
 // An unkeyed fast hash would let a sender craft a message whose ID
 // collides with a message still to come, which the store would then drop
@@ -21,28 +27,28 @@ const IDKeySize = 32
 // the nodes of a cluster that must recognize each other's re-sent messages
 // share it.
 //
-// A nil *IDKey gives NewID's IDs.
-type IDKey struct {
-	k [IDKeySize]byte
+// A nil *Key gives event.NewID's IDs.
+type Key struct {
+	k [KeySize]byte
 }
 
-// NewIDKey returns the IDKey of secret, which must be IDKeySize random
+// NewKey returns the Key of secret, which must be KeySize random
 // bytes.
-func NewIDKey(secret []byte) (*IDKey, error) {
-	if len(secret) != IDKeySize {
-		return nil, fmt.Errorf("event ID key: %d bytes, want %d", len(secret), IDKeySize)
+func NewKey(secret []byte) (*Key, error) {
+	if len(secret) != KeySize {
+		return nil, fmt.Errorf("event ID key: %d bytes, want %d", len(secret), KeySize)
 	}
-	k := &IDKey{}
+	k := &Key{}
 	copy(k.k[:], secret)
 	return k, nil
 }
 
 // ID returns the deterministic ID of an event: a keyed hash of the tenant
 // and the source's own identity for the event (typically its raw bytes). It
-// is 32 hex characters, like NewID's, and safe for concurrent use.
-func (k *IDKey) ID(tenant string, raw []byte) string {
+// is 32 hex characters, like event.NewID's, and safe for concurrent use.
+func (k *Key) ID(tenant string, raw []byte) string {
 	if k == nil {
-		return NewID(tenant, raw)
+		return event.NewID(tenant, raw)
 	}
 	var sum [highwayhash.Size128]byte
 	// Short inputs (nearly every log line) are hashed from a stack buffer.
