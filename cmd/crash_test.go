@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,8 +30,9 @@ const crashRuleID = "7d0c3c39-0b43-4d4e-9f0e-3a4cf1f0c0de"
 func alertsPerEvent(t *testing.T, addr, ruleID string) map[string]int {
 	t.Helper()
 	seen := map[string]int{}
-	for offset := 0; ; offset += 1000 {
-		resp, err := http.Get(fmt.Sprintf("http://%s/api/v1/alerts?limit=1000&offset=%d&rule_id=%s", addr, offset, ruleID))
+	cursor := ""
+	for {
+		resp, err := http.Get(fmt.Sprintf("http://%s/api/v1/alerts?limit=1000&rule_id=%s&cursor=%s", addr, ruleID, url.QueryEscape(cursor)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,7 +46,7 @@ func alertsPerEvent(t *testing.T, addr, ruleID string) map[string]int {
 				seen[id]++
 			}
 		}
-		if len(alerts) < 1000 {
+		if cursor = resp.Header.Get("X-Next-Cursor"); cursor == "" {
 			return seen
 		}
 	}
@@ -228,8 +230,22 @@ func TestCrashKill9(t *testing.T) {
 		t.Fatalf("%d alerts for %d distinct events sent: duplicates", processed, len(sent))
 	}
 
-	// Each acknowledged event has exactly one alert: page through them all.
-	seen := alertsPerEvent(t, addr, crashRuleID)
+	// Each acknowledged event has exactly one alert: page through them all,
+	// again while some are still being processed.
+	var seen map[string]int
+	for {
+		seen = alertsPerEvent(t, addr, crashRuleID)
+		missing := 0
+		for id := range acked {
+			if seen[id] == 0 {
+				missing++
+			}
+		}
+		if missing == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	for id, n := range seen {
 		if n > 1 {
 			t.Errorf("event %s has %d alerts", id, n)

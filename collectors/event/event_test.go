@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -255,6 +256,40 @@ func TestPlainASCII8(t *testing.T) {
 		}
 		if got, want := plainASCII8(string(b[:])), plain(string(b[:])); got != want {
 			t.Fatalf("%q: got %v, want %v", b, got, want)
+		}
+	}
+}
+
+// TestFieldSlab checks that slices carved from one block stay independent:
+// growing one never changes its neighbours, across block boundaries, for
+// slices grown beyond their room and for requests too large for a block.
+func TestFieldSlab(t *testing.T) {
+	var s FieldSlab
+	var got [][]Field
+	for i := range 3 * SlabFields / 4 {
+		n := 1 + i%5
+		if i%97 == 0 {
+			n = SlabFields/4 + 1 // its own slice
+		}
+		f := s.Room(n)
+		for j := range n {
+			f = append(f, Field{Name: fmt.Sprintf("f%03d", j), Value: StringValue(fmt.Sprint(i))})
+		}
+		if i%13 == 0 {
+			f = append(f, make([]Field, SlabFields)...) // beyond the room: moves out
+			f = f[:n]
+		}
+		got = append(got, s.Claim(f))
+	}
+	for i := range got {
+		ev := Event{Fields: got[i]}
+		ev.Set("zzz", StringValue(fmt.Sprint(i)))
+	}
+	for i, f := range got {
+		for _, x := range f {
+			if x.Value.Str != fmt.Sprint(i) {
+				t.Fatalf("slice %d: field %s = %q, overwritten by a neighbour", i, x.Name, x.Value.Str)
+			}
 		}
 	}
 }

@@ -59,6 +59,7 @@ type Collector struct {
 	saved map[string]saved    // loaded at start, consumed as files appear
 	idKey []byte
 	head  [fpBytes]byte
+	slab  event.FieldSlab
 	// started is set after the first scan: files found later are new
 	// (rotated in or created) and read from their beginning.
 	started bool
@@ -72,6 +73,10 @@ type Collector struct {
 	dirty    bool
 	freed    chan struct{} // signalled (non-blocking) when a batch is done
 }
+
+// parsedFields is the room kept for the fields a parser adds to a line's
+// event (the OpenSSH parser adds up to 11).
+const parsedFields = 16
 
 // pend is one published batch of a file, in reading order.
 type pend struct {
@@ -653,13 +658,16 @@ func (c *Collector) event(f *tracked, off int64, line []byte, truncated bool) ev
 	ev := event.Event{
 		ID: event.NewID(c.spec.Tenant, k), Time: time.Now().UTC(), Tenant: c.spec.Tenant,
 		Source: c.name, Dataset: c.spec.Dataset,
-		Fields: make([]event.Field, 3, 16),
 	}
-	ev.Fields[0] = event.Field{Name: "log.file.path", Value: event.StringValue(f.path)}
-	ev.Fields[1] = event.Field{Name: "log.offset", Value: event.NumberValue(float64(off))}
-	ev.Fields[2] = event.Field{Name: "message", Value: event.StringValue(msg)}
+	// The parser adds its fields in place, in room left in the slab.
+	ev.Fields = append(c.slab.Room(3+parsedFields),
+		event.Field{Name: "log.file.path", Value: event.StringValue(f.path)},
+		event.Field{Name: "log.offset", Value: event.NumberValue(float64(off))},
+		event.Field{Name: "message", Value: event.StringValue(msg)})
 	c.metrics.In.Inc()
-	if err := parse.Parse(c.spec.Parser, &ev); err != nil {
+	err := parse.Parse(c.spec.Parser, &ev)
+	ev.Fields = c.slab.Claim(ev.Fields)
+	if err != nil {
 		c.metrics.ParseErrors.Inc()
 		ev.Set("error.message", event.StringValue(err.Error()))
 	}

@@ -56,6 +56,22 @@ func (fs *fieldSet) num(ev *event.Event, name, s string) {
 	}
 }
 
+// header is the package's header for a fieldSet: it gathers process.name
+// and process.pid from a syslog header when the event does not have them
+// yet, and returns the body.
+func (fs *fieldSet) header(ev *event.Event, msg string) string {
+	prog, pid, body := splitHeader(msg)
+	if prog != "" {
+		if _, ok := ev.Get("process.name"); !ok {
+			fs.str(ev, "process.name", prog)
+		}
+		if _, ok := ev.Get("process.pid"); !ok {
+			fs.num(ev, "process.pid", pid)
+		}
+	}
+	return body
+}
+
 // apply merges the gathered fields into ev.Fields (sorted, unique), the
 // gathered value winning over an existing one of the same name.
 func (fs *fieldSet) apply(ev *event.Event) {

@@ -17,7 +17,11 @@ import (
 // It sets event.category authentication, event.action, event.outcome,
 // user.name, source.ip, source.port and openssh.method / openssh.key.
 func parseOpenSSH(ev *event.Event, msg string) error {
-	body := header(ev, msg)
+	// Every field, the header's too, goes in one merge, also when the line
+	// turns out not to be about authentication.
+	var fs fieldSet
+	defer fs.apply(ev)
+	body := fs.header(ev, msg)
 	var action, method, rest string
 	var ok, invalid bool
 	switch {
@@ -59,7 +63,6 @@ func parseOpenSSH(ev *event.Event, msg string) error {
 	} else {
 		return ErrNoMatch
 	}
-	var fs fieldSet
 	fs.set(ev, "event.kind", vEvent)
 	fs.set(ev, "event.category", vAuthentication)
 	fs.set(ev, "event.action", event.StringValue(action))
@@ -78,7 +81,6 @@ func parseOpenSSH(ev *event.Event, msg string) error {
 	if invalid {
 		fs.set(ev, "openssh.invalid_user", event.BoolValue(true))
 	}
-	fs.apply(ev)
 	return nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
 	gosyslog "github.com/leodido/go-syslog/v4"
 	"github.com/leodido/go-syslog/v4/auto"
@@ -56,9 +55,8 @@ type parser struct {
 	// year completes RFC 3164 timestamps; the current year by default.
 	year     rfc3164.YearOperator
 	machines map[*time.Location]gosyslog.Machine
-	// slab is carved into events' field slices, saving one allocation per
-	// event: an event's fields are assembled in place at its end.
-	slab []event.Field
+	// slab holds events' fields, assembled in place.
+	slab event.FieldSlab
 	// The sender's source.ip and source.port, formatted once per sender.
 	lastAddr netip.AddrPort
 	srcIP    event.Value
@@ -70,12 +68,6 @@ type parser struct {
 	slowTimestamps bool
 	strict5424     gosyslog.Machine
 }
-
-// slabFields is how many fields one slab allocation holds: as many as fit
-// in 32 KiB, the largest size the runtime allocates from its per-P caches
-// (larger slabs are much slower to allocate and keep more memory alive
-// while any of their events is).
-const slabFields = (32 << 10) / int(unsafe.Sizeof(event.Field{}))
 
 func newParser(keepOriginal bool, ecs string, ids *eventid.Key) *parser {
 	return &parser{keepOriginal: keepOriginal, ecs: ecs, ids: ids, year: rfc3164.CurrentYear{}, machines: map[*time.Location]gosyslog.Machine{}}
@@ -103,29 +95,6 @@ const maxFixedFields = 16
 // ecsFields is the room kept for the fields an ECS parser (collectors/parse)
 // adds: the OpenSSH parser adds up to 9.
 const ecsFields = 16
-
-// room returns an empty slice with room for at least n fields at the end
-// of the slab, where parse assembles an event's fields; claim then hands
-// them over.
-func (p *parser) room(n int) []event.Field {
-	if n > slabFields/4 {
-		return make([]event.Field, 0, n)
-	}
-	if len(p.slab)+n > cap(p.slab) {
-		p.slab = make([]event.Field, 0, slabFields)
-	}
-	return p.slab[len(p.slab):len(p.slab):cap(p.slab)]
-}
-
-// claim takes the fields f, assembled in the slice room returned, out of
-// the slab and returns them with a capacity of exactly their length, so
-// that growing them (Set) never touches a neighbour's fields.
-func (p *parser) claim(f []event.Field) []event.Field {
-	if len(p.slab) < cap(p.slab) && len(f) > 0 && &p.slab[:len(p.slab)+1][len(p.slab)] == &f[0] {
-		p.slab = p.slab[:len(p.slab)+len(f)]
-	}
-	return f[:len(f):len(f)]
-}
 
 // parse sets *ev to the event of the message raw (without framing) and
 // reports whether it parsed. An unparsable message still yields an event:
@@ -171,7 +140,7 @@ func (p *parser) parse(ev *event.Event, raw []byte, zone *time.Location, md meta
 	if ecs {
 		extra = ecsFields
 	}
-	f := p.room(maxFixedFields + nsd + extra)
+	f := p.slab.Room(maxFixedFields + nsd + extra)
 	var original string
 	if !ok || p.keepOriginal {
 		original = string(raw)
@@ -276,13 +245,13 @@ func (p *parser) parse(ev *event.Event, raw []byte, zone *time.Location, md meta
 		ev.Fields = f
 		err := parse.Parse(p.ecs, ev)
 		f = ev.Fields
-		ev.Fields = p.claim(f)
+		ev.Fields = p.slab.Claim(f)
 		if err != nil && !errors.Is(err, parse.ErrNoMatch) {
 			ev.Set("error.message", event.StringValue("parse: "+err.Error()))
 		}
 		return ok
 	}
-	ev.Fields = p.claim(f)
+	ev.Fields = p.slab.Claim(f)
 	return ok
 }
 

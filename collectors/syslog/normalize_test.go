@@ -116,12 +116,12 @@ func parseOne(p *parser, raw []byte, zone *time.Location, md meta) (event.Event,
 func TestSlabNeighbours(t *testing.T) {
 	p := newParser(false, ParserNone, nil)
 	var sd strings.Builder
-	for i := range slabFields / 4 {
+	for i := range event.SlabFields / 4 {
 		fmt.Fprintf(&sd, "[s%d@1]", i)
 	}
 	msgs := []string{"<13>1 - h a - - - one", "<13>1 - h a - - " + sd.String() + " big", "<13>1 - h a - - - two"}
 	var evs []event.Event
-	for i := range 3 * slabFields / maxFixedFields {
+	for i := range 3 * event.SlabFields / maxFixedFields {
 		ev, _ := parseOne(p, []byte(msgs[i%len(msgs)]), time.UTC, testMeta)
 		evs = append(evs, ev)
 	}

@@ -8,9 +8,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -397,5 +399,52 @@ func TestExceptionsAPI(t *testing.T) {
 	}
 	if resp, raw := e.do(t, "POST", "/api/v1/rules/reload", "token-for-the-center", nil); resp.StatusCode != 200 || !strings.Contains(string(raw), `"rules": 7`) {
 		t.Fatalf("reload: %d %s", resp.StatusCode, raw)
+	}
+}
+
+// TestAlertsCursor pages through the alerts listing with X-Next-Cursor and
+// checks that a malformed cursor is a 400.
+func TestAlertsCursor(t *testing.T) {
+	e := newEnv(t, Config{}, []auth.TokenConfig{{Name: "soc", Role: auth.RoleAnalyst, TokenSHA256: tokenSum("token-for-the-center")}})
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	var batch []alert.Alert
+	for i := range 25 {
+		ev := fmt.Sprint("e", i)
+		batch = append(batch, alert.Alert{ID: alert.NewID("so-a", "r1", ev), Tenant: "so-a", RuleID: "r1", RuleTitle: "R1",
+			Severity: alert.Low, EventIDs: []string{ev}, Time: t0.Add(time.Duration(i/2) * time.Second), Created: t0})
+	}
+	if _, err := e.store.IngestAlerts(t.Context(), batch); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	path := "/api/v1/alerts?limit=10"
+	for pages := 0; ; pages++ {
+		resp, raw := e.do(t, "GET", path, "token-for-the-center", nil)
+		var page []alert.Alert
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &page) != nil {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, raw)
+		}
+		for _, a := range page {
+			if seen[a.ID] {
+				t.Fatalf("alert %s on two pages", a.ID)
+			}
+			seen[a.ID] = true
+		}
+		next := resp.Header.Get("X-Next-Cursor")
+		if (next == "") != (len(page) < 10) {
+			t.Fatalf("page %d of %d alerts: X-Next-Cursor %q", pages, len(page), next)
+		}
+		if next == "" {
+			break
+		}
+		path = "/api/v1/alerts?limit=10&cursor=" + url.QueryEscape(next)
+	}
+	if len(seen) != len(batch) {
+		t.Errorf("%d alerts over all pages, want %d", len(seen), len(batch))
+	}
+	for _, bad := range []string{"x", "12", ".abc", "abc.def"} {
+		if resp, _ := e.do(t, "GET", "/api/v1/alerts?cursor="+bad, "token-for-the-center", nil); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("cursor %q: %d, want 400", bad, resp.StatusCode)
+		}
 	}
 }

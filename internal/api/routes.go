@@ -3,7 +3,10 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -59,9 +62,10 @@ func (s *Server) table() []route {
 				{name: "min_severity", in: "query", typ: "string", desc: "informational, low, medium, high or critical"},
 				{name: "since", in: "query", typ: "string", desc: "RFC 3339 time or a duration back from now"},
 				{name: "limit", in: "query", typ: "integer", desc: "default 100, at most 1000"},
-				{name: "offset", in: "query", typ: "integer", desc: "alerts to skip, for paging"},
+				{name: "offset", in: "query", typ: "integer", desc: "alerts to skip, for paging (pages shift while alerts arrive: prefer cursor)"},
+				{name: "cursor", in: "query", typ: "string", desc: "continue after the last alert of the previous page: its X-Next-Cursor response header"},
 			},
-			responses: ok("alerts", []alert.Alert{}), handler: s.handleAlerts},
+			responses: ok("alerts; a full page carries X-Next-Cursor", []alert.Alert{}), handler: s.handleAlerts},
 		{method: "GET", path: "/api/v1/rules", tag: "rules", perm: "rules.read", summary: "List the loaded detection rules",
 			responses: ok("rules", []RuleInfo{}), handler: s.handleRules},
 		{method: "GET", path: "/api/v1/openapi.json", tag: "meta", summary: "This document", public: true,
@@ -130,6 +134,11 @@ func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) {
 	if f.Offset, err = queryInt(r, "offset", 0); err != nil {
 		errs = append(errs, err)
 	}
+	if v := r.URL.Query().Get("cursor"); v != "" {
+		if f.After, err = parseAlertCursor(v); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(errs) > 0 {
 		writeError(w, http.StatusBadRequest, errors.Join(errs...).Error())
 		return
@@ -139,7 +148,22 @@ func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
+	if n := len(alerts); n > 0 && n == f.PageSize() {
+		last := alerts[n-1]
+		w.Header().Set("X-Next-Cursor", strconv.FormatInt(last.Time.UnixNano(), 10)+"."+last.ID)
+	}
 	writeJSON(w, http.StatusOK, alerts)
+}
+
+// parseAlertCursor reads an X-Next-Cursor value: the Unix time in
+// nanoseconds and the id of the last alert of a page.
+func parseAlertCursor(v string) (*store.AlertCursor, error) {
+	ns, id, ok := strings.Cut(v, ".")
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if !ok || err != nil || id == "" {
+		return nil, fmt.Errorf("cursor: %q is not an X-Next-Cursor value", v)
+	}
+	return &store.AlertCursor{Time: time.Unix(0, n), ID: id}, nil
 }
 
 func (s *Server) handleRules(w http.ResponseWriter, r *http.Request) {

@@ -42,6 +42,28 @@ type AlertFilter struct {
 	Since       time.Time
 	Limit       int // default 100, at most 1000
 	Offset      int // alerts to skip, for paging
+	// After continues a listing after the alert it names, in the listing's
+	// order (newest first, then by id): unlike Offset, pages stay exact
+	// while new alerts arrive.
+	After *AlertCursor
+}
+
+// PageSize is the number of alerts a listing returns at most: Limit, 100
+// when it is not positive, 1000 at most.
+func (f AlertFilter) PageSize() int {
+	switch {
+	case f.Limit <= 0:
+		return 100
+	case f.Limit > 1000:
+		return 1000
+	}
+	return f.Limit
+}
+
+// AlertCursor names a place in the alerts listing: an alert's time and id.
+type AlertCursor struct {
+	Time time.Time
+	ID   string
 }
 
 // IncidentFilter selects and orders incidents; zero fields do not filter.

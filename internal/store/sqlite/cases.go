@@ -301,7 +301,11 @@ func (s *Store) Alerts(ctx context.Context, f store.AlertFilter) ([]alert.Alert,
 	if !f.Since.IsZero() {
 		w.add("time >= ?", f.Since.UnixNano())
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT doc FROM alerts`+w.String()+` ORDER BY time DESC, id LIMIT ? OFFSET ?`, append(w.args, limit(f.Limit), max(f.Offset, 0))...)
+	if c := f.After; c != nil {
+		t := c.Time.UnixNano()
+		w.add("(time < ? OR (time = ? AND id > ?))", t, t, c.ID)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT doc FROM alerts`+w.String()+` ORDER BY time DESC, id LIMIT ? OFFSET ?`, append(w.args, f.PageSize(), max(f.Offset, 0))...)
 	if err != nil {
 		return nil, fmt.Errorf("listing alerts: %w", err)
 	}

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -193,5 +194,52 @@ func TestExceptions(t *testing.T) {
 	}
 	if got := verify(t, s); got != 5 {
 		t.Fatalf("audit entries = %d, want 5", got)
+	}
+}
+
+// TestAlertsCursorPaging checks that paging by cursor returns every alert
+// exactly once while newer alerts keep arriving (paging by offset would
+// repeat some and skip others), including alerts that share a time.
+func TestAlertsCursorPaging(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "mangrove.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	var first []alert.Alert
+	for i := range 250 {
+		first = append(first, mkAlert("so-a", "r1", "ws-1", fmt.Sprint("e", i), alert.Low, t0.Add(time.Duration(i/3)*time.Second)))
+	}
+	if _, err := s.IngestAlerts(t.Context(), first); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	f := store.AlertFilter{Tenant: "so-a", Limit: 40}
+	for page := 0; ; page++ {
+		alerts, err := s.Alerts(t.Context(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range alerts {
+			seen[a.ID]++
+		}
+		if len(alerts) < f.PageSize() {
+			break
+		}
+		last := alerts[len(alerts)-1]
+		f.After = &store.AlertCursor{Time: last.Time, ID: last.ID}
+		// Newer alerts arrive between pages.
+		late := mkAlert("so-a", "r1", "ws-1", fmt.Sprint("late", page), alert.Low, t0.Add(time.Hour+time.Duration(page)*time.Second))
+		if _, err := s.IngestAlerts(t.Context(), []alert.Alert{late}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, a := range first {
+		if seen[a.ID] != 1 {
+			t.Errorf("alert %s listed %d times", a.ID, seen[a.ID])
+		}
+	}
+	if len(seen) != len(first) {
+		t.Errorf("%d alerts listed, want the %d that existed when paging began", len(seen), len(first))
 	}
 }
