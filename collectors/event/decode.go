@@ -58,7 +58,8 @@ func (e *SyntaxError) Error() string {
 // dotted field names. Nested arrays are flattened into one List; the fields of
 // objects inside arrays become Lists under the object's path (as Elasticsearch
 // does). Keys that occur more than once are merged into a List, so no value can
-// hide behind a duplicate key.
+// hide behind a duplicate key. Field names come from InternName's table, so
+// equal names of different events share one string.
 //
 // A Decoder is not safe for concurrent use; it reuses its buffers.
 type Decoder struct {
@@ -74,6 +75,7 @@ type Decoder struct {
 
 	entries []entry
 	names   []byte
+	interns NameCache
 }
 
 type entry struct {
@@ -179,7 +181,8 @@ func (d *Decoder) build(ev *Event) error {
 			}
 			continue
 		}
-		fields = append(fields, Field{Name: name, Value: v})
+		// Nested names were interned as they were built.
+		fields = append(fields, Field{Name: d.interns.Intern(name), Value: v})
 	}
 	ev.Fields = fields
 	if !tsSet {
@@ -349,7 +352,7 @@ func (p *parser) value(name string, nameLen, depth int, inList bool) error {
 		return p.errf("unexpected character " + strconv.QuoteRune(rune(c)))
 	}
 	if name == "" {
-		name = string(p.d.names[:nameLen])
+		name = p.d.interns.internBytes(p.d.names[:nameLen])
 	}
 	return p.emit(name, v, inList)
 }
@@ -363,7 +366,7 @@ func (p *parser) array(name string, nameLen, depth int) error {
 		p.i++
 		// An empty array is still a List, so it survives a round trip.
 		if name == "" {
-			name = string(p.d.names[:nameLen])
+			name = p.d.interns.internBytes(p.d.names[:nameLen])
 		}
 		return p.emit(name, Value{Kind: List}, true)
 	}

@@ -64,25 +64,44 @@ func (x *containsIndex) any(s string) bool {
 	return false
 }
 
-// index builds the contains index of a test that is answered by any of its
-// matchers and has at least minIndexed ASCII case-insensitive contains
-// values: those move into the index, the other matchers stay.
+// index builds the contains indexes of a test that is answered by any of
+// its matchers: one of its ASCII case-insensitive contains values (looked
+// up in the lower-cased text), one of its case-sensitive ones (base64
+// forms, cased; looked up in the text itself), each when it has at least
+// minIndexed of them. The values indexed leave rest; the other matchers
+// stay.
 func (t *test) index() {
 	if t.all {
 		return
 	}
-	var lits []string
-	var rest []matcher
+	var lits, cased []string
 	for _, m := range t.matchers {
-		if m.kind == mGlob && m.pat.shape == shContains && m.pat.fold == foldASCII {
-			lits = append(lits, m.pat.lit)
-		} else {
-			rest = append(rest, m)
+		if m.kind == mGlob && m.pat.shape == shContains {
+			switch m.pat.fold {
+			case foldASCII:
+				lits = append(lits, m.pat.lit)
+			case foldNone:
+				cased = append(cased, m.pat.lit)
+			}
 		}
 	}
-	if len(lits) < minIndexed {
+	foldIdx, casedIdx := len(lits) >= minIndexed, len(cased) >= minIndexed
+	if !foldIdx && !casedIdx {
 		return
 	}
-	t.cidx = newContainsIndex(lits)
+	var rest []matcher
+	for _, m := range t.matchers {
+		if m.kind == mGlob && m.pat.shape == shContains &&
+			(m.pat.fold == foldASCII && foldIdx || m.pat.fold == foldNone && casedIdx) {
+			continue
+		}
+		rest = append(rest, m)
+	}
+	if foldIdx {
+		t.cidx = newContainsIndex(lits)
+	}
+	if casedIdx {
+		t.ccidx = newContainsIndex(cased)
+	}
 	t.rest = rest
 }

@@ -105,7 +105,9 @@
 // each field some rule reads, for the literals of the rules whose log
 // source the event can belong to; hash lookups for exact values and
 // numbers), and decides each log source condition at most once per event;
-// see Set.
+// for an event whose field names it has seen before (events of one source
+// share a few such lists) the rules it evaluates find their fields by
+// position instead of by name. See Set.
 //
 // Meta: ID is the rule id (or a hash of the path); Version hashes the
 // logsource and detection, so it changes exactly when the logic does;

@@ -43,6 +43,11 @@ type state struct {
 	// reusable: the cache may serve a later getState of the same event
 	// (not after getFreshState, which does not fingerprint the names).
 	reusable bool
+	// shapeIdx, when not nil, gives by candidate name number (cand.nid)
+	// the index in ev.Fields of the first field of that name, or
+	// candAbsent: the Set sets it for an event of a cached field shape
+	// (fieldShape.idx).
+	shapeIdx []int32
 }
 
 // slot locates the candidate lookups of one field reference.
@@ -107,7 +112,7 @@ func getFreshState(ev *event.Event) *state {
 
 // begin empties the cache for ev, whose field names have fingerprint names.
 func (st *state) begin(ev *event.Event, names uint64) {
-	st.ev, st.fields, st.names, st.dsName = ev, nil, names, ""
+	st.ev, st.fields, st.names, st.dsName, st.shapeIdx = ev, nil, names, "", nil
 	if ev != nil {
 		st.fields, st.dsName = ev.Fields, ev.Dataset
 	}
@@ -136,6 +141,7 @@ func nameFingerprint(fs []event.Field) uint64 {
 }
 
 func putState(st *state) {
+	st.shapeIdx = nil
 	if cap(st.buf) > maxScratch || cap(st.cands) > maxLookups {
 		// Drop the cache with the oversized arenas.
 		st.ev, st.fields, st.buf, st.cands = nil, nil, make([]byte, 0, 1024), nil
@@ -215,6 +221,12 @@ func (st *state) candidate(f *fieldRef, cs []candState, i int) *event.Value {
 		switch {
 		case fc.dataset && st.dataset.Kind == event.String:
 			c.idx = candDataset
+		case st.shapeIdx != nil && fc.nid >= 0 && int(fc.nid) < len(st.shapeIdx):
+			// The field shape's index: the first field of that name, as
+			// the binary search below finds it.
+			if j := st.shapeIdx[fc.nid]; j >= 0 {
+				c.idx = j
+			}
 		case fc.root != "" && !st.hasRoot(fc.root):
 		default:
 			if j, ok := slices.BinarySearchFunc(st.ev.Fields, fc.name, cmpField); ok {
@@ -239,6 +251,57 @@ type cand struct {
 	name    string
 	root    string // name up to and including its first dot, "" if none
 	dataset bool   // event.dataset: Event.Dataset
+	nid     int32  // the name's number (candNameID), -1 for none
+}
+
+// candNames numbers the event field names candidates read, so that a Set
+// can resolve every candidate of an event of a known field shape with one
+// array lookup (state.shapeIdx); at most maxCandNames.
+var candNames struct {
+	sync.RWMutex
+	ids map[string]int32
+}
+
+const maxCandNames = 1 << 16
+
+// candNameID returns the number of an event field name, numbering it when
+// new; -1 once maxCandNames are numbered.
+func candNameID(name string) int32 {
+	candNames.RLock()
+	id, ok := candNames.ids[name]
+	candNames.RUnlock()
+	if ok {
+		return id
+	}
+	candNames.Lock()
+	defer candNames.Unlock()
+	if id, ok := candNames.ids[name]; ok {
+		return id
+	}
+	if len(candNames.ids) >= maxCandNames {
+		return -1
+	}
+	if candNames.ids == nil {
+		candNames.ids = map[string]int32{}
+	}
+	id = int32(len(candNames.ids))
+	candNames.ids[strings.Clone(name)] = id
+	return id
+}
+
+// lookupCandName returns the number of name, if it has one.
+func lookupCandName(name string) (int32, bool) {
+	candNames.RLock()
+	id, ok := candNames.ids[name]
+	candNames.RUnlock()
+	return id, ok
+}
+
+// candNameCount is how many names are numbered.
+func candNameCount() int {
+	candNames.RLock()
+	defer candNames.RUnlock()
+	return len(candNames.ids)
 }
 
 // fieldRef is a Sigma field resolved to the event fields that may hold it.
@@ -256,7 +319,7 @@ func newFieldRef(name string, cands []string) *fieldRef {
 		if i := strings.IndexByte(c, '.'); i > 0 {
 			root = c[:i+1]
 		}
-		f.cands = append(f.cands, cand{name: c, root: root, dataset: c == event.KeyDataset})
+		f.cands = append(f.cands, cand{name: c, root: root, dataset: c == event.KeyDataset, nid: candNameID(c)})
 	}
 	return f
 }
@@ -333,11 +396,13 @@ type test struct {
 	refCased bool
 	keywords []string // opKeyword: fields searched first
 	// cidx, when not nil, holds the ASCII case-insensitive contains values
-	// of a test that is not under all, and rest its other matchers: a
-	// scalar matches when cidx finds one in its lower-cased text or a
-	// matcher of rest matches. matchers still holds them all.
-	cidx *containsIndex
-	rest []matcher
+	// of a test that is not under all, ccidx its case-sensitive ones, and
+	// rest its other matchers (index): a scalar matches when cidx finds
+	// one in its lower-cased text, ccidx in its text, or a matcher of rest
+	// matches. matchers still holds them all.
+	cidx  *containsIndex
+	ccidx *containsIndex
+	rest  []matcher
 }
 
 func (t *test) eval(st *state) bool {
@@ -412,8 +477,11 @@ func (t *test) matchValue(st *state, v *event.Value, p *candState) bool {
 
 // matchHay applies the matchers to one scalar.
 func (t *test) matchHay(st *state, h *hay) bool {
-	if t.cidx != nil {
-		if t.cidx.any(h.lower(st)) {
+	if t.cidx != nil || t.ccidx != nil {
+		if t.cidx != nil && t.cidx.any(h.lower(st)) {
+			return true
+		}
+		if t.ccidx != nil && t.ccidx.any(h.text) {
 			return true
 		}
 		for i := range t.rest {
@@ -594,8 +662,13 @@ func (t *test) cost() int {
 		return 100 + 10*c
 	}
 	c := 0
-	if t.cidx != nil {
-		c = 10
+	if t.cidx != nil || t.ccidx != nil {
+		if t.cidx != nil {
+			c += 10
+		}
+		if t.ccidx != nil {
+			c += 10
+		}
 		for i := range t.rest {
 			c += t.rest[i].cost()
 		}

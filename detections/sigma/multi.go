@@ -34,7 +34,10 @@ import (
 //     condition (route) is checked at most once per event. The outcome of
 //     every route depends only on the values of the few fields the routes
 //     read: for events of a field shape seen before, it is cached by those
-//     values, so that all routes are known with one lookup.
+//     values, so that all routes are known with one lookup;
+//   - the rules that pass are evaluated with the position of every field
+//     they may read taken from the cached shape (fieldShape.idx), not
+//     searched by name.
 //
 // A Set is immutable and safe for concurrent use.
 type Set struct {
@@ -64,6 +67,10 @@ type Set struct {
 	keywords []string
 	// scanBytes is the heap held by the automata.
 	scanBytes int
+	// nids is the number of candidate names numbered when the Set was
+	// built (candNameCount): those of its rules, the size of a shape's
+	// index.
+	nids int
 	// routeNames are the event fields the routes read, and routeDataset
 	// whether they read Event.Dataset: the routes' outcome is a function
 	// of those values, cached per field shape when routeCache.
@@ -483,6 +490,7 @@ func NewSet(rules []detections.Rule) (*Set, error) {
 		s.byName[name] = fs
 	}
 	s.routeFields()
+	s.nids = candNameCount()
 	return s, nil
 }
 
@@ -506,6 +514,8 @@ type setScratch struct {
 	// the Sets it served alive until the pool drops it.
 	shapes map[shapeKey]*fieldShape
 	seen   map[shapeKey]bool
+	// indexed counts the entries of the cached shapes' indexes.
+	indexed int
 	// one is the shape of an event whose names are not cached.
 	one fieldShape
 }
@@ -528,6 +538,10 @@ type fieldShape struct {
 	// those fields' values (knowRoutes), at most maxRouteKeys.
 	route    []int32
 	routeOut map[string][]uint64
+	// idx, for a cached shape whose names are in order (as decoded), is
+	// the index of the first field of each numbered candidate name
+	// (cand.nid), candAbsent when none (state.shapeIdx); nil otherwise.
+	idx []int32
 }
 
 // maxRouteKeys bounds the route outcomes a cached shape keeps; beyond it
@@ -537,6 +551,11 @@ const maxRouteKeys = 64
 // maxShapes bounds the shapes (and the fingerprints seen once) a scratch
 // keeps; beyond it the cache starts afresh.
 const maxShapes = 1024
+
+// maxIndexCells bounds the entries of the shape indexes (fieldShape.idx)
+// a scratch keeps, 4 MiB: a shape beyond it has none, and its candidates
+// are looked up by name. The 2,535 SigmaHQ Windows rules read 648 names.
+const maxIndexCells = 1 << 20
 
 // shapeOf returns the scanners of fields: from the cache when an entry has
 // the same names, else resolved by name; valid until the next call with
@@ -570,12 +589,22 @@ func (s *Set) shapeOf(sc *setScratch, fields []event.Field) *fieldShape {
 	if sc.seen[key] {
 		sh := &fieldShape{names: make([]string, len(fields))}
 		for i := range fields {
-			// A copy: the name may be part of the event's input.
-			sh.names[i] = strings.Clone(fields[i].Name)
+			// An interned name is shared (the decoders intern them), and
+			// the comparison above then finds the same address; another
+			// is copied, as it may be part of the event's input.
+			n := fields[i].Name
+			if !event.IsInterned(n) {
+				n = strings.Clone(n)
+			}
+			sh.names[i] = n
 		}
 		s.resolve(sh, fields)
 		if sc.shapes == nil || len(sc.shapes) >= maxShapes {
-			sc.shapes = map[shapeKey]*fieldShape{}
+			sc.shapes, sc.indexed = map[shapeKey]*fieldShape{}, 0
+		}
+		if sc.indexed+s.nids <= maxIndexCells {
+			s.index(sh)
+			sc.indexed += len(sh.idx)
 		}
 		sc.shapes[key] = sh
 		return sh
@@ -587,6 +616,26 @@ func (s *Set) shapeOf(sc *setScratch, fields []event.Field) *fieldShape {
 	sc.one.fields, sc.one.kw, sc.one.route = sc.one.fields[:0], sc.one.kw[:0], sc.one.route[:0]
 	s.resolve(&sc.one, fields)
 	return &sc.one
+}
+
+// index builds sh.idx when the names of sh are in order, as the decoders
+// leave them and the state's binary search expects (else the state looks
+// candidates up by name).
+func (s *Set) index(sh *fieldShape) {
+	for i := 1; i < len(sh.names); i++ {
+		if sh.names[i] < sh.names[i-1] {
+			return
+		}
+	}
+	sh.idx = make([]int32, s.nids)
+	for i := range sh.idx {
+		sh.idx[i] = candAbsent
+	}
+	for i := len(sh.names) - 1; i >= 0; i-- { // the first of equal names wins
+		if id, ok := lookupCandName(sh.names[i]); ok && int(id) < len(sh.idx) {
+			sh.idx[id] = int32(i)
+		}
+	}
 }
 
 // resolve appends to sh the scanner of each field and whether it is a
@@ -725,8 +774,11 @@ func (s *Set) EvalAll(ctx context.Context, ev *event.Event, emit func(rule int, 
 		// Each field's scanner, and whether the event has a keyword field
 		// holding a string.
 		sh := s.shapeOf(sc, ev.Fields)
-		if sh != &sc.one && s.routeCache {
-			s.knowRoutes(sc, st, sh, ev)
+		if sh != &sc.one {
+			st.shapeIdx = sh.idx
+			if s.routeCache {
+				s.knowRoutes(sc, st, sh, ev)
+			}
 		}
 		kwOnly := false
 		if s.anyField != nil {

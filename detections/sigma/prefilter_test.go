@@ -124,6 +124,74 @@ func TestSetEdgeCases(t *testing.T) {
 	}
 }
 
+// TestSetShapeIndex: for an event of a cached field shape, candidates are
+// found through the shape's index of names; it gives what the binary
+// search gives (the first of equal names), and is not built for names out
+// of order, which the search cannot find reliably.
+func TestSetShapeIndex(t *testing.T) {
+	dets := []string{
+		"s: {Image|endswith: '\\cmd.exe'}\ncondition: s",
+		"s: {Image|fieldref: ParentImage}\ncondition: s",
+		"s: {CommandLine|contains: evil}\nf: {Image: null}\ncondition: s and not f",
+		"s: {ParentImage|exists: true}\ncondition: s",
+	}
+	var rules []detections.Rule
+	for i, d := range dets {
+		r, err := compileRule(t, detectionRule(d))
+		if err != nil {
+			t.Fatalf("rule %d: %v", i, err)
+		}
+		rules = append(rules, r)
+	}
+	set, err := NewSet(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := func(name, v string) event.Field { return event.Field{Name: name, Value: event.StringValue(v)} }
+	events := []event.Event{
+		{Fields: []event.Field{f("CommandLine", "evil x"), f("Image", `C:\cmd.exe`), f("ParentImage", `C:\CMD.EXE`)}},
+		{Fields: []event.Field{f("CommandLine", "evil x"), f("Image", `C:.exe`), f("Image", `C:\cmd.exe`)}},
+		{Fields: []event.Field{f("CommandLine", "evil x"), f("Image", `C:\cmd.exe`), f("Image", `C:.exe`), f("ParentImage", `C:.exe`)}},
+		{Fields: []event.Field{f("Event.EventData.Image", `C:\cmd.exe`), f("Event.EventData.ParentImage", `c:\cmd.exe`), f("winlog.event_data.CommandLine", "EVIL")}},
+		// Out of order: the rules alone do not see ParentImage.
+		{Fields: []event.Field{f("ParentImage", `C:\cmd.exe`), f("Image", `C:\cmd.exe`), f("CommandLine", "evil")}},
+		{Fields: []event.Field{f("Image", `C:\cmd.exe`), f("CommandLine", "evil"), f("ParentImage", `C:\cmd.exe`)}},
+	}
+	ctx := t.Context()
+	fired := 0
+	for ei := range events {
+		ev := &events[ei]
+		var want []int
+		for ri, r := range rules {
+			_ = r.Eval(ctx, ev, func(detections.Finding) { want = append(want, ri) })
+		}
+		fired += len(want)
+		for rep := range 3 { // the shape is cached from the second time on
+			var got []int
+			_ = set.EvalAll(ctx, ev, func(ri int, _ detections.Finding) { got = append(got, ri) })
+			if !slices.Equal(got, want) {
+				t.Errorf("event %d, time %d: set fired %v, rules %v", ei, rep, got, want)
+			}
+		}
+	}
+	if fired == 0 {
+		t.Error("no rule fired: the case proves nothing")
+	}
+	sh := &fieldShape{names: []string{"CommandLine", "Image", "Image", "ParentImage"}}
+	set.index(sh)
+	id, ok := lookupCandName("Image")
+	if !ok || sh.idx == nil || sh.idx[id] != 1 {
+		t.Errorf("index of sorted names: Image at %v, want 1", sh.idx)
+	}
+	if id, _ := lookupCandName("NewProcessName"); sh.idx[id] != candAbsent {
+		t.Errorf("index: absent NewProcessName at %d", sh.idx[id])
+	}
+	sh = &fieldShape{names: []string{"ParentImage", "Image"}}
+	if set.index(sh); sh.idx != nil {
+		t.Error("index built for names out of order")
+	}
+}
+
 func TestRegexShape(t *testing.T) {
 	exprs := []string{`.{5,}`, `(?s).{5,}`, `(.{5,})`, `(?i)abc.{2,}`, `a{3}b|cd`, `x*`, `[ab]{4,}`, `.{0,}`}
 	texts := []string{"", "abcd", "abcde", "ab\ncde", "ABCxx", "aaab", "cd", "a\xffbcd", "ééééé", "abab"}
@@ -169,6 +237,58 @@ func TestContainsIndex(t *testing.T) {
 		for _, m := range r.det.test.matchers {
 			h := makeHay(&event.Value{Kind: event.String, Str: strings.ToUpper(s)})
 			want = want || m.match(st, &h)
+		}
+		putState(st)
+		if got := r.Match(ev); got != want {
+			t.Errorf("%q: rule %v, matchers %v", s, got, want)
+		}
+	}
+}
+
+// TestCasedContainsIndex: a test with many case-sensitive contains values
+// (cased, base64 forms) looks them up in one index, beside the
+// case-insensitive ones, with the verdicts of its matchers one by one.
+func TestCasedContainsIndex(t *testing.T) {
+	r, err := compileRule(t, detectionRule(`s:
+  - CommandLine|contains|cased: [SQBFAFgA, aQBlAHgA, SUVY, lFW, JAB, Net.WebClient, DownloadString, iEx, ab]
+  - CommandLine|base64offset|contains: [DisableRealtimeMonitoring, Set-MpPreference, Add-MpPreference]
+  - CommandLine|contains: [' /c ', 'X']
+condition: s`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tests []*test
+	var walk func(n *node)
+	walk = func(n *node) {
+		if n.kind == nTest {
+			tests = append(tests, n.test)
+		}
+		for _, k := range n.kids {
+			walk(k)
+		}
+	}
+	walk(r.det)
+	indexed := 0
+	for _, tt := range tests {
+		if tt.ccidx != nil {
+			indexed++
+		}
+	}
+	if indexed != 2 {
+		t.Fatalf("%d tests with a cased index, want 2", indexed)
+	}
+	texts := []string{"", "a", "ab", "AB", "powershell -enc SQBFAFgA", "powershell -enc sqbfafga", "iex", "iEx(x)",
+		"(New-Object Net.WebClient).DownloadString('u')", "(new-object net.webclient)", "lfw", "JABzAD0", "jab",
+		"cmd /c echo", "U2V0LU1wUHJlZmVyZW5jZ", "RGlzYWJsZVJlYWx0aW1lTW9uaXRvcmluZ", "x", "zzzzSUVY", "SUV"}
+	for _, s := range texts {
+		ev := jsonEvent(t, `{"CommandLine": `+strconv.Quote(s)+`}`)
+		want := false
+		st := getState(ev)
+		for _, tt := range tests {
+			for _, m := range tt.matchers {
+				h := makeHay(&event.Value{Kind: event.String, Str: s})
+				want = want || m.match(st, &h)
+			}
 		}
 		putState(st)
 		if got := r.Match(ev); got != want {

@@ -28,6 +28,7 @@ type fastDecoder struct {
 	slab     []event.Field // fields handed out as sub-slices
 	perEvent int           // fields per event in the previous message
 	events   int           // events expected in the current message
+	names    event.NameCache
 }
 
 // decode decodes line, a substring of the message, into ev (which must be
@@ -79,7 +80,9 @@ func (d *fastDecoder) parse(line string, ev *event.Event) bool {
 			if !good {
 				return false
 			}
-			d.slab = append(d.slab, event.Field{Name: key, Value: v})
+			// Interned like event.Decoder's: equal names of different
+			// events share one string.
+			d.slab = append(d.slab, event.Field{Name: d.names.Intern(key), Value: v})
 		}
 		switch {
 		case p.eat(','):
