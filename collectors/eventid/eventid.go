@@ -7,6 +7,7 @@ package eventid
 import (
 	"encoding/hex"
 	"fmt"
+	"unsafe"
 
 	"github.com/minio/highwayhash"
 
@@ -50,20 +51,47 @@ func (k *Key) ID(tenant string, raw []byte) string {
 	if k == nil {
 		return event.NewID(tenant, raw)
 	}
-	var sum [highwayhash.Size128]byte
+	sum := k.sum(tenant, raw)
+	var out [32]byte
+	hex.Encode(out[:], sum[:])
+	return string(out[:])
+}
+
+// sum is the keyed hash of tenant, a NUL byte and raw.
+func (k *Key) sum(tenant string, raw []byte) (sum [highwayhash.Size128]byte) {
 	// Short inputs (nearly every log line) are hashed from a stack buffer.
 	var buf [512]byte
 	if n := len(tenant) + 1 + len(raw); n <= len(buf) {
 		copy(buf[copy(buf[:], tenant)+1:], raw)
-		sum = highwayhash.Sum128(buf[:n], k.k[:])
-	} else {
-		h, _ := highwayhash.New128(k.k[:]) // the key has the right size
-		h.Write([]byte(tenant))
-		h.Write([]byte{0})
-		h.Write(raw)
-		h.Sum(sum[:0])
+		return highwayhash.Sum128(buf[:n], k.k[:])
 	}
-	var out [32]byte
-	hex.Encode(out[:], sum[:])
-	return string(out[:])
+	h, _ := highwayhash.New128(k.k[:]) // the key has the right size
+	h.Write([]byte(tenant))
+	h.Write([]byte{0})
+	h.Write(raw)
+	h.Sum(sum[:0])
+	return sum
+}
+
+// Minter mints IDs like Key.ID for one goroutine (a parser), without an
+// allocation per ID: their strings are carved from shared 4 KiB blocks,
+// written once and never changed. The zero Minter, or one with a nil key,
+// mints event.NewID's IDs. A Minter is not safe for concurrent use.
+type Minter struct {
+	Key   *Key
+	block []byte
+}
+
+// ID returns Key.ID(tenant, raw).
+func (m *Minter) ID(tenant string, raw []byte) string {
+	if m.Key == nil {
+		return event.NewID(tenant, raw)
+	}
+	sum := m.Key.sum(tenant, raw)
+	if len(m.block)+2*len(sum) > cap(m.block) {
+		m.block = make([]byte, 0, 4096)
+	}
+	at := len(m.block)
+	m.block = hex.AppendEncode(m.block, sum[:])
+	return unsafe.String(&m.block[at], 2*len(sum))
 }

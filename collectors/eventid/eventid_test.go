@@ -3,6 +3,7 @@ package eventid
 import (
 	"bytes"
 	"encoding/hex"
+	"fmt"
 	"testing"
 
 	"github.com/minio/highwayhash"
@@ -61,5 +62,30 @@ func BenchmarkNewID(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		event.NewID("so-tttt", sample)
+	}
+}
+
+// TestMinter checks that minted IDs equal Key.ID's (and NewID's without a
+// key) and stay intact as later IDs fill and replace the block.
+func TestMinter(t *testing.T) {
+	k, _ := NewKey(bytes.Repeat([]byte{7}, KeySize))
+	for _, m := range []*Minter{{Key: k}, {}} {
+		var ids []string
+		for i := range 1000 {
+			raw := []byte(fmt.Sprint("line ", i))
+			if i == 500 {
+				raw = bytes.Repeat([]byte("long "), 200) // beyond the stack buffer
+			}
+			ids = append(ids, m.ID("t", raw))
+		}
+		for i, id := range ids {
+			raw := []byte(fmt.Sprint("line ", i))
+			if i == 500 {
+				raw = bytes.Repeat([]byte("long "), 200)
+			}
+			if want := m.Key.ID("t", raw); id != want {
+				t.Fatalf("ID %d: %s, want %s", i, id, want)
+			}
+		}
 	}
 }

@@ -48,8 +48,8 @@ type meta struct {
 // concurrent use: each connection or UDP worker has its own.
 type parser struct {
 	keepOriginal bool
-	// ids keys event IDs; nil gives event.NewID's.
-	ids *eventid.Key
+	// ids mints event IDs, keyed by its Key (nil: event.NewID's).
+	ids eventid.Minter
 	// ecs is the collectors/parse parser applied to each event, or "none".
 	ecs string
 	// year completes RFC 3164 timestamps; the current year by default.
@@ -70,7 +70,7 @@ type parser struct {
 }
 
 func newParser(keepOriginal bool, ecs string, ids *eventid.Key) *parser {
-	return &parser{keepOriginal: keepOriginal, ecs: ecs, ids: ids, year: rfc3164.CurrentYear{}, machines: map[*time.Location]gosyslog.Machine{}}
+	return &parser{keepOriginal: keepOriginal, ecs: ecs, ids: eventid.Minter{Key: ids}, year: rfc3164.CurrentYear{}, machines: map[*time.Location]gosyslog.Machine{}}
 }
 
 // machine returns the format-detecting machine whose RFC 3164 timestamps
