@@ -258,8 +258,8 @@ type batcher struct {
 	onFail  func()
 	pubc    chan *pubJob
 	pubDone chan struct{}
-	// spare holds parsers and raw batches for reuse: at most InFlight+1
-	// of each exist.
+	// parsers and raws keep spare parsers and raw batches for reuse: at
+	// most InFlight+1 of each exist.
 	parsers chan *parser
 	raws    chan *rawBatch
 	mu      sync.Mutex
