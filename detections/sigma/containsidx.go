@@ -10,11 +10,13 @@ const minIndexed = 8
 // ASCII lower-case contains values of one test), in one pass over the text:
 // each position's three bytes are checked against a bit set of the
 // literals' first three bytes, and only on a hit are the literals starting
-// with them compared. It is immutable.
+// with them compared; a long text, by the event's trigram set of it
+// instead (anyIn). It is immutable.
 type containsIndex struct {
 	bloom [64]uint64          // 4,096 bits by hash of three bytes
 	tri   map[uint32][]string // literals by their first three bytes
 	short []string            // literals under three bytes, searched in turn
+	long  []string            // the others
 }
 
 func newContainsIndex(lits []string) *containsIndex {
@@ -24,6 +26,7 @@ func newContainsIndex(lits []string) *containsIndex {
 			x.short = append(x.short, l)
 			continue
 		}
+		x.long = append(x.long, l)
 		k := trigram(l, 0)
 		h := trigramHash(k)
 		x.bloom[h>>6] |= 1 << (h & 63)
@@ -37,6 +40,29 @@ func trigram(s string, i int) uint32 {
 }
 
 func trigramHash(k uint32) uint32 { return (k * 2654435761) >> 20 }
+
+// anyIn is any for a text of the event st evaluates: a long text is
+// looked up in its trigram set (gramsOf) instead of walked.
+func (x *containsIndex) anyIn(st *state, s string) bool {
+	if len(s) < minGramText {
+		return x.any(s)
+	}
+	g := st.gramsOf(s, true)
+	if g == nil {
+		return x.any(s)
+	}
+	for _, l := range x.short {
+		if strings.Contains(s, l) {
+			return true
+		}
+	}
+	for _, l := range x.long {
+		if g.mayContain(l) && strings.Contains(s, l) {
+			return true
+		}
+	}
+	return false
+}
 
 // any reports whether s contains one of the literals.
 func (x *containsIndex) any(s string) bool {

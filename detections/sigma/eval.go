@@ -48,6 +48,10 @@ type state struct {
 	// candAbsent: the Set sets it for an event of a cached field shape
 	// (fieldShape.idx).
 	shapeIdx []int32
+	// grams[:ngrams] are the trigram sets of the event's long texts
+	// (gramsOf).
+	grams  []*textGrams
+	ngrams int
 }
 
 // slot locates the candidate lookups of one field reference.
@@ -122,6 +126,10 @@ func (st *state) begin(ev *event.Event, names uint64) {
 		st.gen = 1
 	}
 	st.cands, st.roots, st.buf = st.cands[:0], st.roots[:0], st.buf[:0]
+	for _, g := range st.grams[:st.ngrams] {
+		g.text = ""
+	}
+	st.ngrams = 0
 	st.dataset = event.Value{}
 	if ev != nil && ev.Dataset != "" {
 		st.dataset = event.Value{Kind: event.String, Str: ev.Dataset}
@@ -478,10 +486,10 @@ func (t *test) matchValue(st *state, v *event.Value, p *candState) bool {
 // matchHay applies the matchers to one scalar.
 func (t *test) matchHay(st *state, h *hay) bool {
 	if t.cidx != nil || t.ccidx != nil {
-		if t.cidx != nil && t.cidx.any(h.lower(st)) {
+		if t.cidx != nil && t.cidx.anyIn(st, h.lower(st)) {
 			return true
 		}
-		if t.ccidx != nil && t.ccidx.any(h.text) {
+		if t.ccidx != nil && t.ccidx.anyIn(st, h.text) {
 			return true
 		}
 		for i := range t.rest {

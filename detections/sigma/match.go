@@ -158,6 +158,9 @@ func (p *pattern) match(st *state, h *hay) bool {
 	case shSuffix:
 		return strings.HasSuffix(s, p.lit)
 	case shContains:
+		if len(s) >= minGramText && st != nil {
+			return st.containsLong(s, p.lit)
+		}
 		return strings.Contains(s, p.lit)
 	case shAny:
 		return true

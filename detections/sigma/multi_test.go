@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mangrove-soc/mangrove/collectors/event"
 	"github.com/mangrove-soc/mangrove/detections"
 )
 
@@ -262,4 +263,34 @@ func BenchmarkSigmaHQWindowsSet(b *testing.B) {
 	b.ReportMetric(float64(len(rules)), "rules")
 	b.ReportMetric(float64(heap)/(1<<20), "compiled-MiB")
 	b.ReportMetric(float64(setHeap)/(1<<20), "set-MiB")
+}
+
+// BenchmarkLongCommandLines evaluates the SigmaHQ Windows Set on the OTRF
+// events whose command line is 2,000 bytes or more (five encoded
+// PowerShell commands of about 5 KB), the tail of BenchmarkSigmaHQWindowsSet.
+func BenchmarkLongCommandLines(b *testing.B) {
+	rules, _ := sigmaHQWindows(b)
+	set, err := NewSet(rules)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var long []event.Event
+	for _, ev := range otrfCorpus(b, 20_000) {
+		if len(ev.GetString("CommandLine")) >= 2000 {
+			long = append(long, ev)
+		}
+	}
+	if len(long) == 0 {
+		b.Skip("no long command lines")
+	}
+	runtime.GC()
+	ctx := b.Context()
+	emit := func(int, detections.Finding) {}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		_ = set.EvalAll(ctx, &long[i%len(long)], emit)
+		i++
+	}
+	b.ReportMetric(float64(len(long)), "events")
 }

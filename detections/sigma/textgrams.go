@@ -1,0 +1,99 @@
+package sigma
+
+import "strings"
+
+// Long texts: an event's long value (a 5 KB encoded command line) is read
+// by dozens of contains tests of the rules that pass, each searching it for
+// its own values. Instead, the state walks such a text once and keeps the
+// set of its trigrams (three consecutive bytes, hashed to one bit of
+// 65,536); a value of three bytes or more occurs in the text only if each
+// of its trigrams is in the set, so that a value that does not occur is
+// nearly always rejected by a few bit tests, and only the others are
+// searched for.
+const (
+	minGramText  = 2048 // shorter texts, read by fewer tests, are searched directly
+	textGramBits = 16   // of a trigram's hash
+	maxTextGrams = 4    // texts whose trigrams a state keeps per event
+)
+
+// textGrams is the trigram set of one text, once built.
+type textGrams struct {
+	text  string
+	built bool
+	bits  [1 << textGramBits / 64]uint64
+}
+
+func textGramHash(k uint32) uint32 { return (k * 2654435761) >> (32 - textGramBits) }
+
+// build sets g to the trigrams of s.
+func (g *textGrams) build(s string) {
+	g.text, g.built = s, true
+	clear(g.bits[:])
+	if len(s) < 3 {
+		return
+	}
+	k := uint32(s[0])<<8 | uint32(s[1])
+	for i := 2; i < len(s); i++ {
+		k = (k<<8 | uint32(s[i])) & 0xffffff
+		h := textGramHash(k)
+		g.bits[h>>6] |= 1 << (h & 63)
+	}
+}
+
+// mayContain reports whether lit (three bytes or more) may occur in the
+// text: false when one of its trigrams does not.
+func (g *textGrams) mayContain(lit string) bool {
+	k := uint32(lit[0])<<8 | uint32(lit[1])
+	for i := 2; i < len(lit); i++ {
+		k = (k<<8 | uint32(lit[i])) & 0xffffff
+		if h := textGramHash(k); g.bits[h>>6]&(1<<(h&63)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// gramsOf returns the trigram set of s (of minGramText bytes or more),
+// building it when eager (a test of many values, which would walk the text
+// anyway) or the second time s is asked for during the event (a text
+// searched for one value once is searched directly), or nil: the first
+// time unless eager, and when the state holds maxTextGrams texts already.
+// st may be nil.
+func (st *state) gramsOf(s string, eager bool) *textGrams {
+	if st == nil {
+		return nil
+	}
+	for _, g := range st.grams[:st.ngrams] {
+		if g.text == s {
+			if !g.built {
+				g.build(s)
+			}
+			return g
+		}
+	}
+	if st.ngrams == maxTextGrams {
+		return nil
+	}
+	if st.ngrams == len(st.grams) {
+		st.grams = append(st.grams, &textGrams{})
+	}
+	g := st.grams[st.ngrams]
+	st.ngrams++
+	if eager {
+		g.build(s)
+		return g
+	}
+	g.text, g.built = s, false
+	return nil
+}
+
+// containsLong reports whether the long text s (minGramText bytes or more)
+// contains lit, by the state's trigram set of s when it has one.
+func (st *state) containsLong(s, lit string) bool {
+	if len(lit) >= 3 {
+		if g := st.gramsOf(s, false); g != nil && !g.mayContain(lit) {
+			return false
+		}
+	}
+	return strings.Contains(s, lit)
+}
