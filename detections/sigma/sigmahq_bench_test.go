@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -84,24 +85,38 @@ func otrfCorpus(tb testing.TB, limit int) []event.Event {
 
 // sigmaHQWindows compiles every SigmaHQ rule under a windows folder and
 // returns the rules and the heap they hold.
+// windowsProduct finds the files that name the windows product; the rules
+// are then kept by their parsed log source.
+var windowsProduct = regexp.MustCompile(`(?m)^\s*product:\s*windows\s*$`)
+
 func sigmaHQWindows(tb testing.TB) ([]detections.Rule, uint64) {
 	files := sigmaHQFiles(tb)
 	var ms0, ms1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms0)
+	// Every detection rule for product windows, wherever it is filed:
+	// rules/windows, rules-threat-hunting/windows and the emerging-threats
+	// rules (about 2,850 files).
 	var set []detections.File
 	for _, f := range files {
-		if !strings.Contains(filepath.ToSlash(f), "/windows/") {
-			continue
-		}
 		data, err := os.ReadFile(f)
 		if err != nil {
 			tb.Fatal(err)
 		}
+		if !windowsProduct.Match(data) {
+			continue
+		}
 		set = append(set, detections.File{Path: f, Data: data})
 	}
-	rules, _ := NewCompiler(nil).LoadSet(set)
+	all, _ := NewCompiler(nil).LoadSet(set)
 	set = nil
+	var rules []detections.Rule
+	for _, r := range all {
+		if sr, ok := r.(*Rule); ok && sr.Info().LogSource.Product == "windows" {
+			rules = append(rules, r)
+		}
+	}
+	all = nil
 	runtime.GC()
 	runtime.ReadMemStats(&ms1)
 	return rules, ms1.HeapAlloc - min(ms0.HeapAlloc, ms1.HeapAlloc)
