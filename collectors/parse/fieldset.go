@@ -56,9 +56,8 @@ func (fs *fieldSet) num(ev *event.Event, name, s string) {
 	}
 }
 
-// header is the package's header for a fieldSet: it gathers process.name
-// and process.pid from a syslog header when the event does not have them
-// yet, and returns the body.
+// header gathers process.name and process.pid from a syslog header when
+// the event does not have them yet, and returns the body.
 func (fs *fieldSet) header(ev *event.Event, msg string) string {
 	prog, pid, body := splitHeader(msg)
 	if prog != "" {

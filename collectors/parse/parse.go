@@ -223,15 +223,9 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 // header sets process.name and process.pid from a syslog header when the
 // event does not have them yet, and returns the body.
 func header(ev *event.Event, msg string) string {
-	prog, pid, body := splitHeader(msg)
-	if prog != "" {
-		if _, ok := ev.Get("process.name"); !ok {
-			setStr(ev, "process.name", prog)
-		}
-		if _, ok := ev.Get("process.pid"); !ok {
-			setNum(ev, "process.pid", pid)
-		}
-	}
+	var fs fieldSet
+	body := fs.header(ev, msg)
+	fs.apply(ev)
 	return body
 }
 

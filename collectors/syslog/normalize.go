@@ -240,7 +240,7 @@ func (p *parser) parse(ev *event.Event, raw []byte, zone *time.Location, md meta
 	}
 	if ecs {
 		// The ECS parser adds its fields in the room left at the slab's
-		// end; should it need more, they move out of the slab, and claim
+		// end; should it need more, they move out of the slab, and Claim
 		// then leaves the slab as it is.
 		ev.Fields = f
 		err := parse.Parse(p.ecs, ev)
