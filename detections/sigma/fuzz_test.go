@@ -87,6 +87,28 @@ func FuzzParsePipeline(f *testing.F) {
 
 // FuzzGlob checks the wildcard matcher against Go's regexp, exact and with
 // case folding.
+// FuzzRegexWindow checks that a regular expression's byte window
+// (reShape.win) is in every text the expression matches.
+func FuzzRegexWindow(f *testing.F) {
+	f.Add(`\\[a-z0-9]{1,32}\.[a-z0-9]{1,6}\.[ "']`, `c:\\a.b. `)
+	f.Add(`\s[a-f0-9]{4}\s`, " abcd ")
+	f.Add(`(?i)ks{2}abc`, "\u212a\u017fsABC")
+	f.Add(`x\x{fffd}yz`, "x\xffyz")
+	f.Fuzz(func(t *testing.T, expr, text string) {
+		if len(expr) > 64 || len(text) > 512 {
+			return
+		}
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return
+		}
+		sh := shapeOf(re)
+		if sh.win != nil && re.MatchString(text) && !sh.win.in(text) {
+			t.Fatalf("%q matches %q, but its window is not in it", expr, text)
+		}
+	})
+}
+
 func FuzzGlob(f *testing.F) {
 	f.Add("a*b?c", "aXXbYc")
 	f.Add("**", "")

@@ -426,6 +426,8 @@ func (m *matcher) match(st *state, h *hay) bool {
 		switch {
 		case len(h.text) < m.rs.minLen:
 			return false
+		case m.rs.win != nil && !m.rs.win.in(h.text):
+			return false
 		case m.rs.runRunes > 0:
 			return m.rs.matchRun(h.text)
 		}

@@ -174,13 +174,12 @@ func newFamPart(set map[string]bool) (*famPart, error) {
 	return f, nil
 }
 
-// Parts: a log source with at least minPartLiterals literals in a family
-// gets an automaton of its own; at most maxParts per family (a bit mask
-// of them per field).
-const (
-	minPartLiterals = 32
-	maxParts        = 64
-)
+// Parts: each log source gets an automaton of its own in a family, the
+// largest first, at most maxParts per family (a bit mask of them per
+// field). A log source of a few keyword literals (NotPetya's, for process
+// creation) sharing a part with others would have every process creation
+// message scanned for the literals of Exchange and print spooler rules.
+const maxParts = 64
 
 // Automaton sizes: a family whose literals add up to more than
 // maxFamilyBytes keeps only their last shortLiteral bytes, which bounds its
@@ -374,9 +373,9 @@ func NewSet(rules []detections.Rule) (*Set, error) {
 			}
 		}
 		// The literals of the rules without a log source condition, and
-		// those of each log source with at least minPartLiterals of them
-		// get a part each (at most maxParts); the others share one, and
-		// the keyword literals another.
+		// those of each log source, get a part each (at most maxParts,
+		// the log sources with the most literals first); the others share
+		// one, and their keyword literals another.
 		keys := make([]partKey, 0, len(byKey))
 		for k := range byKey {
 			keys = append(keys, k)
@@ -390,7 +389,7 @@ func NewSet(rules []detections.Rule) (*Set, error) {
 		misc := [2]int{-1, -1} // by any
 		var lits []map[string]bool
 		for _, k := range keys {
-			own := s.routes[k.route] == nil || len(byKey[k]) >= minPartLiterals && len(lits) < maxParts-4
+			own := s.routes[k.route] == nil || len(lits) < maxParts-4
 			m := &misc[0]
 			if k.any {
 				m = &misc[1]

@@ -210,6 +210,52 @@ func TestRegexShape(t *testing.T) {
 	}
 }
 
+// TestRegexWindow checks the byte windows of SigmaHQ-like expressions:
+// which have one, how long, and that a text without it does not match.
+func TestRegexWindow(t *testing.T) {
+	tests := []struct {
+		expr  string
+		width int // 0: no window
+		texts []string
+	}{
+		// Raspberry Robin: the last repeat's final byte, a dot, a quote.
+		{`\\[a-zA-Z0-9]{1,32}\.[a-zA-Z0-9]{1,6}\.[ "']{1}`, 3,
+			[]string{`C:\Windows\cmd.exe /c`, `x \ab.cd.ef.gh" y`, `\a.b. `, `\a.b.`, `a.b. `}},
+		// SNAKE: 64 hex digits between white space, then 16.
+		{`\s[a-fA-F0-9]{64}\s[a-fA-F0-9]{16}`, 82,
+			[]string{"jpsetup.exe " + strings.Repeat("a1", 32) + " 0123456789abcdef", "jpsetup.exe " + strings.Repeat("a1", 31) + " 0123456789abcdef"}},
+		// k folds to the Kelvin sign, so does (?i)[a-z]: the window stops
+		// before them.
+		{`(?i)invoke-[a-z]{3}`, 4, []string{"INVOKE-Exp", "invoke-ex", "invo\u212ae-abc", "invo"}},
+		{`(?i)mimikatz`, 4, []string{"MIMIKATZ", "mimi\u212aatz", "mim"}},
+		{`(?i)cmd\.exe`, 7, []string{"CMD.EXE", "cmd.ex"}},
+		{`a.b`, 0, nil},
+		{`(abc|def)ghi`, 3, []string{"abcghi", "defghi", "ghi"}},
+		{`^x{4,}yyz$`, 7, []string{"xxxxyyz", "xxxyyz", "xxxxxxyyz"}},
+		{`\bpowershell\b.*-enc`, 10, []string{"powershell -enc", "xpowershell"}},
+		{`é{3}`, 0, []string{"ééé", "éé"}},
+		{`[é]abc`, 5, []string{"éabc", "Éabc"}},
+		{`(?i)[é]`, 0, nil},
+	}
+	for _, tt := range tests {
+		re := regexp.MustCompile(tt.expr)
+		sh := shapeOf(re)
+		switch {
+		case tt.width == 0 && sh.win != nil:
+			t.Errorf("%s: window of %d, want none", tt.expr, len(sh.win.sets))
+		case tt.width != 0 && (sh.win == nil || len(sh.win.sets) != tt.width):
+			t.Errorf("%s: window %+v, want %d bytes", tt.expr, sh.win, tt.width)
+		}
+		m := matcher{kind: mRegex, re: re, rs: sh}
+		for _, s := range tt.texts {
+			h := makeHay(&event.Value{Kind: event.String, Str: s})
+			if got, want := m.match(nil, &h), re.MatchString(s); got != want {
+				t.Errorf("%s on %q: %v, regexp says %v", tt.expr, s, got, want)
+			}
+		}
+	}
+}
+
 func TestContainsIndex(t *testing.T) {
 	lits := []string{"invoke-expression", "iex", "downloadstring", "-enc", "ab", "x", "net.webclient", "bitsadmin", "certutil"}
 	x := newContainsIndex(lits)
