@@ -90,10 +90,65 @@ func (x *containsIndex) any(s string) bool {
 	return false
 }
 
-// index builds the contains indexes of a test that is answered by any of
-// its matchers: one of its ASCII case-insensitive contains values (looked
-// up in the lower-cased text), one of its case-sensitive ones (base64
-// forms, cased; looked up in the text itself), each when it has at least
+// affixIndex answers many exact, prefix or suffix values of one shape
+// (ASCII lower case) with a hash lookup instead of a comparison each: the
+// values by their first (prefix), last (suffix) or all (exact) k bytes,
+// k the length of the shortest. Image|endswith lists of 50 system
+// binaries are common in SigmaHQ rules. It is immutable.
+type affixIndex struct {
+	shape shape
+	k     int
+	byKey map[string][]string
+}
+
+func newAffixIndex(sh shape, lits []string) *affixIndex {
+	x := &affixIndex{shape: sh, k: len(lits[0]), byKey: map[string][]string{}}
+	for _, l := range lits {
+		x.k = min(x.k, len(l))
+	}
+	for _, l := range lits {
+		k := l[:x.k]
+		if sh == shSuffix {
+			k = l[len(l)-x.k:]
+		}
+		x.byKey[k] = append(x.byKey[k], l)
+	}
+	return x
+}
+
+// any reports whether s (lower-cased) has one of the values.
+func (x *affixIndex) any(s string) bool {
+	if len(s) < x.k {
+		return false
+	}
+	switch x.shape {
+	case shExact:
+		for _, l := range x.byKey[s[:x.k]] {
+			if l == s {
+				return true
+			}
+		}
+	case shPrefix:
+		for _, l := range x.byKey[s[:x.k]] {
+			if strings.HasPrefix(s, l) {
+				return true
+			}
+		}
+	case shSuffix:
+		for _, l := range x.byKey[s[len(s)-x.k:]] {
+			if strings.HasSuffix(s, l) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// index builds the indexes of a test that is answered by any of its
+// matchers: its ASCII case-insensitive contains values (looked up in the
+// lower-cased text), its case-sensitive ones (base64 forms, cased; looked
+// up in the text itself), and its ASCII case-insensitive exact, prefix and
+// suffix values (affixIndex, one per shape), each when it has at least
 // minIndexed of them. The values indexed leave rest; the other matchers
 // stay.
 func (t *test) index() {
@@ -101,27 +156,41 @@ func (t *test) index() {
 		return
 	}
 	var lits, cased []string
+	affix := map[shape][]string{}
 	for _, m := range t.matchers {
-		if m.kind == mGlob && m.pat.shape == shContains {
-			switch m.pat.fold {
-			case foldASCII:
-				lits = append(lits, m.pat.lit)
-			case foldNone:
-				cased = append(cased, m.pat.lit)
-			}
+		if m.kind != mGlob {
+			continue
+		}
+		switch {
+		case m.pat.shape == shContains && m.pat.fold == foldASCII:
+			lits = append(lits, m.pat.lit)
+		case m.pat.shape == shContains && m.pat.fold == foldNone:
+			cased = append(cased, m.pat.lit)
+		case m.pat.fold == foldASCII && m.pat.lit != "" && (m.pat.shape == shExact || m.pat.shape == shPrefix || m.pat.shape == shSuffix):
+			affix[m.pat.shape] = append(affix[m.pat.shape], m.pat.lit)
 		}
 	}
 	foldIdx, casedIdx := len(lits) >= minIndexed, len(cased) >= minIndexed
-	if !foldIdx && !casedIdx {
-		return
+	indexed := func(m *matcher) bool {
+		if m.kind != mGlob {
+			return false
+		}
+		switch m.pat.shape {
+		case shContains:
+			return m.pat.fold == foldASCII && foldIdx || m.pat.fold == foldNone && casedIdx
+		case shExact, shPrefix, shSuffix:
+			return m.pat.fold == foldASCII && m.pat.lit != "" && len(affix[m.pat.shape]) >= minIndexed
+		}
+		return false
 	}
 	var rest []matcher
-	for _, m := range t.matchers {
-		if m.kind == mGlob && m.pat.shape == shContains &&
-			(m.pat.fold == foldASCII && foldIdx || m.pat.fold == foldNone && casedIdx) {
-			continue
+	for i := range t.matchers {
+		if !indexed(&t.matchers[i]) {
+			rest = append(rest, t.matchers[i])
 		}
-		rest = append(rest, m)
+	}
+	if len(rest) == len(t.matchers) {
+		return
 	}
 	if foldIdx {
 		t.cidx = newContainsIndex(lits)
@@ -129,5 +198,10 @@ func (t *test) index() {
 	if casedIdx {
 		t.ccidx = newContainsIndex(cased)
 	}
-	t.rest = rest
+	for _, sh := range []shape{shExact, shPrefix, shSuffix} {
+		if len(affix[sh]) >= minIndexed {
+			t.aidx = append(t.aidx, newAffixIndex(sh, affix[sh]))
+		}
+	}
+	t.rest, t.indexed = rest, true
 }

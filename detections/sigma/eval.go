@@ -403,14 +403,17 @@ type test struct {
 	refMode  refMode
 	refCased bool
 	keywords []string // opKeyword: fields searched first
-	// cidx, when not nil, holds the ASCII case-insensitive contains values
-	// of a test that is not under all, ccidx its case-sensitive ones, and
-	// rest its other matchers (index): a scalar matches when cidx finds
-	// one in its lower-cased text, ccidx in its text, or a matcher of rest
-	// matches. matchers still holds them all.
-	cidx  *containsIndex
-	ccidx *containsIndex
-	rest  []matcher
+	// indexed: cidx, when not nil, holds the ASCII case-insensitive
+	// contains values of a test that is not under all, ccidx its
+	// case-sensitive ones, aidx its exact, prefix and suffix values, and
+	// rest its other matchers (index): a scalar matches when cidx or an
+	// index of aidx finds one in its lower-cased text, ccidx in its text,
+	// or a matcher of rest matches. matchers still holds them all.
+	indexed bool
+	cidx    *containsIndex
+	ccidx   *containsIndex
+	aidx    []*affixIndex
+	rest    []matcher
 }
 
 func (t *test) eval(st *state) bool {
@@ -485,12 +488,17 @@ func (t *test) matchValue(st *state, v *event.Value, p *candState) bool {
 
 // matchHay applies the matchers to one scalar.
 func (t *test) matchHay(st *state, h *hay) bool {
-	if t.cidx != nil || t.ccidx != nil {
+	if t.indexed {
 		if t.cidx != nil && t.cidx.anyIn(st, h.lower(st)) {
 			return true
 		}
 		if t.ccidx != nil && t.ccidx.anyIn(st, h.text) {
 			return true
+		}
+		for _, x := range t.aidx {
+			if x.any(h.lower(st)) {
+				return true
+			}
 		}
 		for i := range t.rest {
 			if t.rest[i].match(st, h) {
@@ -670,13 +678,14 @@ func (t *test) cost() int {
 		return 100 + 10*c
 	}
 	c := 0
-	if t.cidx != nil || t.ccidx != nil {
+	if t.indexed {
 		if t.cidx != nil {
 			c += 10
 		}
 		if t.ccidx != nil {
 			c += 10
 		}
+		c += 5 * len(t.aidx)
 		for i := range t.rest {
 			c += t.rest[i].cost()
 		}

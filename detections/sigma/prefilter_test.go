@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
@@ -251,6 +252,61 @@ func TestRegexWindow(t *testing.T) {
 			h := makeHay(&event.Value{Kind: event.String, Str: s})
 			if got, want := m.match(nil, &h), re.MatchString(s); got != want {
 				t.Errorf("%s on %q: %v, regexp says %v", tt.expr, s, got, want)
+			}
+		}
+	}
+}
+
+// TestAffixIndex checks tests with many exact, prefix and suffix values,
+// which are looked up by hash (affixIndex), against their matchers one by
+// one.
+func TestAffixIndex(t *testing.T) {
+	bins := []string{`\\svchost.exe`, `\\lsass.exe`, `\\dwm.exe`, `\\wsl.exe`, `\\RuntimeBroker.exe`, `\\cmd.exe`, `\\powershell.exe`, `\\pwsh.exe`, `\\x.exe`}
+	dirs := []string{`C:\\Windows\\System32\\`, `C:\\Windows\\SysWOW64\\`, `C:\\$WINDOWS.~BT\\`, `C:\\Windows\\`, `C:\\Program Files\\`, `D:\\`, `C:\\Users\\Public\\`, `C:\\ProgramData\\`}
+	names := []string{`cmd.exe`, `PowerShell.EXE`, `pwsh.dll`, `wscript.exe`, `cscript.exe`, `mshta.exe`, `rundll32.exe`, `regsvr32.exe`, `a`}
+	texts := []string{"", "a", "A", "x", "c", "p", `C:\Windows\System32\svchost.exe`, `C:\WINDOWS\SYSTEM32\LSASS.EXE`, `c:\windows\dwm.exe`,
+		`C:\Windows\wsl.exe.bak`, `\x.exe`, `x.exe`, `powershell.exe`, `POWERSHELL.EXE`, `pwsh.dl`, `pwsh.dll`, `D:`, `D:\`, `C:\Windows`,
+		`C:\ProgramData\x\cmd.exe`, `regsvr32.exe `, `é\cmd.exe`, `C:\$windows.~bt\setup.exe`}
+	mk := func(field, mod string, vals []string) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "s: {%s%s: [", field, mod)
+		for i, v := range vals {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "'%s'", v)
+		}
+		b.WriteString("]}\ncondition: s")
+		return b.String()
+	}
+	for _, det := range []string{
+		mk("Image", "|endswith", bins),
+		mk("Image", "|startswith", dirs),
+		mk("OriginalFileName", "", names),
+		// Mixed with matchers that stay (a wildcard, a cased value).
+		mk("Image", "|endswith", append(slices.Clone(bins), `\\*32.exe`)),
+		mk("OriginalFileName", "", append(slices.Clone(names), "cmd*", "")),
+	} {
+		r, err := compileRule(t, detectionRule(det))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tt := r.det.test
+		if len(tt.aidx) == 0 {
+			t.Fatalf("%s: no affix index", det)
+		}
+		for _, s := range texts {
+			st := getFreshState(&event.Event{})
+			h := makeHay(&event.Value{Kind: event.String, Str: s})
+			got := tt.matchHay(st, &h)
+			want := false
+			for i := range tt.matchers {
+				h := makeHay(&event.Value{Kind: event.String, Str: s})
+				want = want || tt.matchers[i].match(st, &h)
+			}
+			putState(st)
+			if got != want {
+				t.Errorf("%s on %q: %v, the matchers say %v", det, s, got, want)
 			}
 		}
 	}
