@@ -59,8 +59,8 @@ func slotHash(w uint32) uint32 { return w * 0x85EBCA6B }
 func newGramScanner(lits []string, out []int32) *gramScanner {
 	g := &gramScanner{}
 	// Each literal is looked up by its gram that the fewest literals
-	// share: a gram common among literals (".exe") tends to be common in
-	// texts too.
+	// share, avoiding the grams of commonText: a gram common among
+	// literals (".exe") tends to be common in texts too.
 	count := map[uint32]int{}
 	for _, l := range lits {
 		for j := 0; j+gramLen <= len(l); j++ {
@@ -73,7 +73,7 @@ func newGramScanner(lits []string, out []int32) *gramScanner {
 	for i, l := range lits {
 		best := len(l) - gramLen
 		for j := best - 1; j >= 0; j-- {
-			if count[gramOf(l[j:])] < count[gramOf(l[best:])] {
+			if gramCost(count, gramOf(l[j:])) < gramCost(count, gramOf(l[best:])) {
 				best = j
 			}
 		}
@@ -113,6 +113,16 @@ func newGramScanner(lits []string, out []int32) *gramScanner {
 		}
 	}
 	return g
+}
+
+// gramCost orders the grams of a literal for looking it up: a gram of
+// commonText last, then by the literals sharing it (count).
+func gramCost(count map[uint32]int, w uint32) int {
+	c := count[w]
+	if commonGrams[w] {
+		c += 1 << 24
+	}
+	return c
 }
 
 // gramOf packs gramLen bytes, the first in the high byte.

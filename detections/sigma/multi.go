@@ -190,9 +190,11 @@ const (
 	shortLiteral   = 8
 )
 
-// cutLiteral returns n bytes of l: the window with the most adjacent pairs
-// of punctuation (`\..\`, `" -`, rarer in values than words), the last
-// such window on a tie (the end of a path or name is the distinctive part).
+// cutLiteral returns n bytes of l: the window with the most grams not of
+// commonText ("c:\windows\system32\evil.exe" keeps "evil.exe", not
+// ":\window"), then with the most adjacent pairs of punctuation (`\..\`,
+// `" -`, rarer in values than words), the last such window on a tie (the
+// end of a path or name is the distinctive part).
 func cutLiteral(l string, n int) string {
 	if len(l) <= n {
 		return l
@@ -201,9 +203,15 @@ func cutLiteral(l string, n int) string {
 		return !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c >= 0x80)
 	}
 	pairs := make([]int, len(l)) // pairs[i]: l[i-1] and l[i] are punctuation
+	rare := make([]int, len(l))  // rare[i]: the gram at i is not common text
 	for i := 1; i < len(l); i++ {
 		if punct(l[i-1]) && punct(l[i]) {
 			pairs[i] = 1
+		}
+	}
+	for i := 0; i+gramLen <= len(l); i++ {
+		if !commonGrams[gramOf(l[i:])] {
+			rare[i] = 1
 		}
 	}
 	best, bestScore := len(l)-n, -1
@@ -211,6 +219,9 @@ func cutLiteral(l string, n int) string {
 		score := 0
 		for i := start + 1; i < start+n; i++ {
 			score += pairs[i]
+		}
+		for i := start; i+gramLen <= start+n; i++ {
+			score += len(l) * rare[i]
 		}
 		if score > bestScore {
 			best, bestScore = start, score

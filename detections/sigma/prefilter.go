@@ -47,10 +47,14 @@ type litTerm struct {
 }
 
 // strength orders terms for choosing groups: exact values are the most
-// selective, then longer literals.
+// selective, then longer literals; a literal of common text (commonText:
+// ".exe", "\windows\", "system32") is the weakest, 0.
 func (t litTerm) strength() int {
 	if t.kind != tSub {
 		return maxLiteral + 1
+	}
+	if isCommonLiteral(t.lit) {
+		return 0
 	}
 	return min(len(t.lit), maxLiteral)
 }
@@ -66,6 +70,12 @@ type litGroup []litTerm
 // maxGroups groups are returned, the strongest.
 func (n *node) litGroups() ([]litGroup, bool) {
 	gs := strongest(n.groups(), maxGroups)
+	// A group with a term of common text holds for nearly every event:
+	// its literal would be found, and the group marked, again and again
+	// for little. It is kept only when the rule has no other.
+	if len(gs) > 1 && minStrength(gs[0]) > 0 {
+		gs = slices.DeleteFunc(gs, func(g litGroup) bool { return minStrength(g) == 0 })
+	}
 	return gs, len(gs) > 0
 }
 
@@ -120,11 +130,8 @@ func orGroups(alts [][]litGroup) []litGroup {
 }
 
 // strongest returns the n strongest groups of gs (all when there are no
-// more), reordering gs.
+// more), strongest first, reordering gs.
 func strongest(gs []litGroup, n int) []litGroup {
-	if len(gs) <= n {
-		return gs
-	}
 	slices.SortStableFunc(gs, func(a, b litGroup) int {
 		switch {
 		case betterGroup(a, b):
@@ -134,7 +141,7 @@ func strongest(gs []litGroup, n int) []litGroup {
 		}
 		return 0
 	})
-	return gs[:n]
+	return gs[:min(n, len(gs))]
 }
 
 // betterGroup prefers the group whose weakest term is stronger, then the
