@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/mangrove-soc/mangrove/collectors/event"
 	"github.com/mangrove-soc/mangrove/detections"
@@ -524,6 +525,10 @@ type setScratch struct {
 	// the Sets it served alive until the pool drops it.
 	shapes map[shapeKey]*fieldShape
 	seen   map[shapeKey]bool
+	// byAddr finds a cached shape whose names are interned by the
+	// addresses and lengths of the event's names (nameFingerprint), which
+	// reads no name: the decoders' events share the interned names.
+	byAddr map[shapeKey]*fieldShape
 	// indexed counts the entries of the cached shapes' indexes.
 	indexed int
 	// one is the shape of an event whose names are not cached.
@@ -572,6 +577,48 @@ const maxIndexCells = 1 << 20
 // sc. A list of names seen a second time is cached (a copy), so events of
 // ever-new shapes cost no allocation.
 func (s *Set) shapeOf(sc *setScratch, fields []event.Field) *fieldShape {
+	addr := shapeKey{s, addrFingerprint(fields)}
+	if sh := sc.byAddr[addr]; sh != nil && sameNames(sh.names, fields) {
+		return sh
+	}
+	sh := s.shapeByName(sc, fields)
+	if sh != &sc.one && sameNames(sh.names, fields) {
+		// Every name is the interned one the cache keeps.
+		if sc.byAddr == nil || len(sc.byAddr) >= maxShapes {
+			sc.byAddr = map[shapeKey]*fieldShape{}
+		}
+		sc.byAddr[addr] = sh
+	}
+	return sh
+}
+
+// addrFingerprint mixes the address, length and position of every field
+// name with independent multiplications (nameFingerprint chains them).
+func addrFingerprint(fs []event.Field) uint64 {
+	h := uint64(len(fs))
+	for i := range fs {
+		x := uint64(uintptr(unsafe.Pointer(unsafe.StringData(fs[i].Name)))) + uint64(len(fs[i].Name))<<48 + uint64(i)
+		h += x * 0x9E3779B97F4A7C15 >> 7
+	}
+	return h
+}
+
+// sameNames reports whether every name of fields is names[i] itself (same
+// address and length), comparing no bytes.
+func sameNames(names []string, fields []event.Field) bool {
+	if len(names) != len(fields) {
+		return false
+	}
+	for i := range fields {
+		if len(names[i]) != len(fields[i].Name) || unsafe.StringData(names[i]) != unsafe.StringData(fields[i].Name) {
+			return false
+		}
+	}
+	return true
+}
+
+// shapeByName is shapeOf by the names' bytes.
+func (s *Set) shapeByName(sc *setScratch, fields []event.Field) *fieldShape {
 	// A cheap fingerprint (length and three bytes of each name).
 	const prime = 1099511628211
 	h := uint64(14695981039346656037)
@@ -611,6 +658,7 @@ func (s *Set) shapeOf(sc *setScratch, fields []event.Field) *fieldShape {
 		s.resolve(sh, fields)
 		if sc.shapes == nil || len(sc.shapes) >= maxShapes {
 			sc.shapes, sc.indexed = map[shapeKey]*fieldShape{}, 0
+			clear(sc.byAddr)
 		}
 		if sc.indexed+s.nids <= maxIndexCells {
 			s.index(sh)
