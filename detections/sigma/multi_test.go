@@ -265,47 +265,59 @@ func BenchmarkSigmaHQWindowsSet(b *testing.B) {
 	b.ReportMetric(float64(setHeap)/(1<<20), "set-MiB")
 }
 
-// BenchmarkCommandLineScan scans each OTRF command line with the
-// process-creation literals of the SigmaHQ Windows Set and marks the
-// groups they satisfy (Set.scanText without the other parts): the cost of
-// the prefilter on the field that holds most of the literals.
-func BenchmarkCommandLineScan(b *testing.B) {
+// BenchmarkFieldScan scans the values of one field of the OTRF events
+// with the parts of the SigmaHQ Windows Set the event makes live, and
+// marks the groups they satisfy (Set.scanText), per field: the cost of
+// the prefilter on the fields that hold most of the literals.
+func BenchmarkFieldScan(b *testing.B) {
 	rules, _ := sigmaHQWindows(b)
 	set, err := NewSet(rules)
 	if err != nil {
 		b.Fatal(err)
 	}
-	var lines []string
-	for _, ev := range otrfCorpus(b, 20_000) {
-		if cl := ev.GetString("CommandLine"); cl != "" {
-			lines = append(lines, cl)
-		}
+	type job struct {
+		live uint64
+		text string
 	}
-	if len(lines) == 0 {
-		b.Skip("no command lines")
-	}
-	fs := set.byName["CommandLine"]
-	// The process creation part: the one with the most literals.
-	p := &fs.parts[0]
-	for i := range fs.parts {
-		if len(fs.parts[i].groups) > len(p.groups) {
-			p = &fs.parts[i]
-		}
-	}
+	fields := []string{"CommandLine", "Image", "Hashes", "CallTrace", "TargetObject", "Message"}
+	jobs := map[string][]job{}
 	sc := &setScratch{}
-	sc.reset(set)
-	found := 0
-	i := 0
-	for b.Loop() {
+	for _, ev := range otrfCorpus(b, 20_000) {
 		sc.reset(set)
-		sc.hits = p.sc.scan(lines[i%len(lines)], sc.hits[:0])
-		for _, h := range sc.hits {
-			set.mark(sc, p.groups[h])
+		st := getFreshState(&ev)
+		sh := set.shapeOf(sc, ev.Fields)
+		if sh != &sc.one {
+			set.knowRoutes(sc, st, sh, &ev)
 		}
-		found += len(sc.hits)
-		i++
+		for _, name := range fields {
+			if v, ok := ev.Get(name); ok && v.Kind == event.String {
+				fs := set.byName[name]
+				jobs[name] = append(jobs[name], job{set.live(sc, st, fs, true), v.Str})
+			}
+		}
+		putState(st)
 	}
-	b.ReportMetric(float64(found)/float64(b.N), "literals/line")
+	for _, name := range fields {
+		b.Run(name, func(b *testing.B) {
+			js := jobs[name]
+			if len(js) == 0 {
+				b.Skip("no values")
+			}
+			fs := set.byName[name]
+			bytes := 0
+			for _, j := range js {
+				bytes += len(j.text)
+			}
+			i := 0
+			for b.Loop() {
+				sc.reset(set)
+				j := &js[i%len(js)]
+				set.scanText(sc, fs, j.live, j.text)
+				i++
+			}
+			b.ReportMetric(float64(bytes)/float64(len(js)), "bytes/value")
+		})
+	}
 }
 
 // BenchmarkLongCommandLines evaluates the SigmaHQ Windows Set on the OTRF
