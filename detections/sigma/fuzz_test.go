@@ -109,6 +109,46 @@ func FuzzRegexWindow(f *testing.F) {
 	})
 }
 
+// FuzzAffixIndex checks the exact, prefix and suffix indexes (affixIndex)
+// against comparing each value: values are the fields of vals split at
+// '|' (ASCII lower-cased, as compiled patterns are), text any string.
+func FuzzAffixIndex(f *testing.F) {
+	f.Add(`\\svchost.exe|\\lsass.exe|\\dwm.exe|a|\\cmd.exe`, `C:\\Windows\\dwm.exe`)
+	f.Add(`c:\\windows\\|c:\\program files\\|d:|x`, "D:\\x")
+	f.Add(`abc|abd|ab|abcdef`, "abd")
+	f.Fuzz(func(t *testing.T, vals, text string) {
+		if len(vals) > 512 || len(text) > 256 {
+			return
+		}
+		var lits []string
+		for _, v := range strings.Split(vals, "|") {
+			if v = lowerASCII(v); v != "" {
+				lits = append(lits, v)
+			}
+		}
+		if len(lits) == 0 {
+			return
+		}
+		low := lowerASCII(text)
+		for _, sh := range []shape{shExact, shPrefix, shSuffix} {
+			want := false
+			for _, l := range lits {
+				switch sh {
+				case shExact:
+					want = want || low == l
+				case shPrefix:
+					want = want || strings.HasPrefix(low, l)
+				case shSuffix:
+					want = want || strings.HasSuffix(low, l)
+				}
+			}
+			if got := newAffixIndex(sh, lits).any(low); got != want {
+				t.Fatalf("shape %d, values %q, text %q: %v, want %v", sh, lits, low, got, want)
+			}
+		}
+	})
+}
+
 func FuzzGlob(f *testing.F) {
 	f.Add("a*b?c", "aXXbYc")
 	f.Add("**", "")
