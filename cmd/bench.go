@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -22,8 +24,9 @@ import (
 
 func newBenchCmd(g *globals) *cobra.Command {
 	var n, batch, workers int
-	var busType, sync string
+	var busType, sync, eventsFile string
 	var noStore bool
+	var ruleDirs []string
 	c := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure whole-pipeline throughput in-process: bus → detection → incidents (+ event store)",
@@ -31,10 +34,16 @@ func newBenchCmd(g *globals) *cobra.Command {
 matching a built-in rule) through the real bus, detection engine with the
 built-in rules, case store and event store, all in a temporary data directory,
 and report events/s for each stage. Nothing is sent over HTTP: for the HTTP
-path, run mangrove serve and mangrove ingest.`,
+path, run mangrove serve and mangrove ingest.
+
+With --rules, the rule files and directories given are loaded too (a SigmaHQ
+checkout, your own pack); with --events-file, the events are those of an
+NDJSON file instead (Sysmon, Winlogbeat or ECS events), repeated until
+--events are sent, each copy with its own event ID.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBench(cmd.Context(), g, benchOptions{n: n, batch: batch, workers: workers, bus: busType, sync: sync, store: !noStore})
+			return runBench(cmd.Context(), g, benchOptions{n: n, batch: batch, workers: workers, bus: busType, sync: sync,
+				store: !noStore, rules: ruleDirs, eventsFile: eventsFile})
 		},
 	}
 	c.Flags().IntVar(&n, "events", 200000, "events to send")
@@ -43,6 +52,8 @@ path, run mangrove serve and mangrove ingest.`,
 	c.Flags().StringVar(&busType, "bus", "jetstream", "jetstream or memory")
 	c.Flags().StringVar(&sync, "sync", "always", "JetStream fsync: always (every batch) or interval")
 	c.Flags().BoolVar(&noStore, "no-event-store", false, "do not index events for search")
+	c.Flags().StringArrayVar(&ruleDirs, "rules", nil, "rule file or directory tree to load besides the built-in rules (repeatable)")
+	c.Flags().StringVar(&eventsFile, "events-file", "", "NDJSON file of events to send instead of the synthetic ones")
 	return c
 }
 
@@ -50,7 +61,54 @@ type benchOptions struct {
 	n, batch, workers int
 	bus, sync         string
 	store             bool
+	rules             []string
+	eventsFile        string
 }
+
+// fileEvents reads the NDJSON events of path (at most maxBenchFileLines
+// lines, each within the decoder's limits) and repeats them until there are
+// n, each copy with its own ID (the bus drops a repeated ID as a
+// duplicate). A line that does not decode is an error naming it.
+func fileEvents(path string, n int) ([]event.Event, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var lines [][]byte
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64<<10), event.DefaultLimits.MaxBytes+1)
+	for sc.Scan() {
+		if line := bytes.TrimSpace(sc.Bytes()); len(line) > 0 {
+			if len(lines) == maxBenchFileLines {
+				return nil, fmt.Errorf("%s: more than %d events", path, maxBenchFileLines)
+			}
+			lines = append(lines, bytes.Clone(line))
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(lines) == 0 {
+		return nil, fmt.Errorf("%s: no events", path)
+	}
+	var dec event.Decoder
+	out := make([]event.Event, n)
+	now := time.Now().UTC()
+	for i := range out {
+		line := lines[i%len(lines)]
+		ev := event.Event{Tenant: "so-tttt", Source: "bench", Dataset: "bench", Time: now}
+		if err := dec.Decode(line, &ev); err != nil {
+			return nil, fmt.Errorf("%s: event %d: %w", path, i%len(lines)+1, err)
+		}
+		ev.ID = event.NewID(ev.Tenant, fmt.Appendf(line, "\n%d", i/len(lines)))
+		out[i] = ev
+	}
+	return out, nil
+}
+
+// maxBenchFileLines bounds the events read from --events-file.
+const maxBenchFileLines = 1 << 20
 
 // benchEvents returns n synthetic events; every 100th is an encoded
 // PowerShell process creation that the built-in rules detect.
@@ -105,11 +163,23 @@ func runBench(ctx context.Context, g *globals, o benchOptions) error {
 		return err
 	}
 	defer cases.Close()
-	rules, _ := rulepack.Load(ruleRegistry(), rulepack.Config{})
+	rules, rep := rulepack.Load(ruleRegistry(), rulepack.Config{Dirs: o.rules})
+	if len(o.rules) > 0 {
+		fmt.Fprintf(g.stderr, "rules: %d loaded from %d files, %d files failed, %d unsupported documents (mangrove rules lint lists them)\n",
+			rep.Rules, rep.Files, len(rep.Errors), rep.Unsupported)
+	}
 	eng := engine.New(engine.Config{Group: groupRules}, rules)
 
-	fmt.Fprintf(g.stderr, "generating %d events...\n", o.n)
-	events := benchEvents(o.n)
+	var events []event.Event
+	if o.eventsFile != "" {
+		fmt.Fprintf(g.stderr, "reading %s...\n", o.eventsFile)
+		if events, err = fileEvents(o.eventsFile, o.n); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(g.stderr, "generating %d events...\n", o.n)
+		events = benchEvents(o.n)
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
