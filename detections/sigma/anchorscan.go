@@ -1,6 +1,9 @@
 package sigma
 
-import "strings"
+import (
+	"math/bits"
+	"strings"
+)
 
 // Anchor scanning: a few literals are found in a long text (a rendered
 // message) by searching, with the processor's vectorized byte search, for
@@ -17,6 +20,10 @@ const (
 // immutable and safe for concurrent use.
 type anchorScanner struct {
 	passes []anchorPass
+	// pf finds the positions where an anchor and a byte that may follow
+	// it occur, 32 bytes at a time, for all passes at once (vector
+	// instructions where the processor has them).
+	pf *pairFilter
 }
 
 // anchorPass is one byte search: the literals whose anchor is the byte b
@@ -133,11 +140,15 @@ func newAnchorScanner(lits []string, ids []int32) *anchorScanner {
 	if len(a.passes) > maxAnchorPasses {
 		return nil
 	}
+	a.pf = newPairFilter(a.passes)
 	return a
 }
 
 // scan appends to hits the reported index of each literal occurring in s.
 func (a *anchorScanner) scan(s string, hits []int32) []int32 {
+	if a.pf != nil && len(s) >= minPairText {
+		return a.scanPairs(s, hits)
+	}
 	for pi := range a.passes {
 		p := &a.passes[pi]
 		for from := 0; ; {
@@ -174,4 +185,59 @@ func equalLowerASCII(s, low string) bool {
 		}
 	}
 	return true
+}
+
+// minPairText is the text length from which the pair filter scans it.
+const minPairText = 64
+
+// scanPairs is scan by the pair filter: the candidate positions of every
+// pass in one pass over s, each checked exactly, then the last byte (an
+// anchor there has no next byte to check).
+func (a *anchorScanner) scanPairs(s string, hits []int32) []int32 {
+	var masks [64]uint32
+	for done := 0; ; {
+		n := a.pf.masks(s[32*done:], masks[:])
+		for k, m := range masks[:n] {
+			for ; m != 0; m &= m - 1 {
+				pos := 32*(done+k) + bits.TrailingZeros32(m)
+				hits = a.check(s, pos, a.pf.buckets(s[pos], s[pos+1]), hits)
+			}
+		}
+		done += n
+		if n < len(masks) {
+			for pos := 32 * done; pos+1 < len(s); pos++ {
+				if b := a.pf.buckets(s[pos], s[pos+1]); b != 0 {
+					hits = a.check(s, pos, b, hits)
+				}
+			}
+			break
+		}
+	}
+	return a.check(s, len(s)-1, ^byte(0), hits)
+}
+
+// check appends the literals of the passes in buckets (a bit per pass)
+// whose anchor is at s[pos] and followed by a byte that may follow it.
+func (a *anchorScanner) check(s string, pos int, buckets byte, hits []int32) []int32 {
+	for ; buckets != 0; buckets &= buckets - 1 {
+		k := bits.TrailingZeros8(buckets)
+		if k >= len(a.passes) {
+			break
+		}
+		p := &a.passes[k]
+		if s[pos] != p.b {
+			continue
+		}
+		if pos+1 < len(s) {
+			if c := s[pos+1]; p.next[c>>6]&(1<<(c&63)) == 0 {
+				continue
+			}
+		}
+		for _, l := range p.lits {
+			if start := pos - l.at; start >= 0 && start+len(l.lit) <= len(s) && equalLowerASCII(s[start:start+len(l.lit)], l.lit) {
+				hits = append(hits, l.id)
+			}
+		}
+	}
+	return hits
 }

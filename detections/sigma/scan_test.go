@@ -70,6 +70,16 @@ func TestScanners(t *testing.T) {
 			}
 			return a.scan(text, nil)
 		},
+		// The pair filter without vector instructions.
+		"anchorScalar": func(lits []string, text string) []int32 {
+			a := newAnchorScanner(lits, ids(len(lits)))
+			if a == nil {
+				return nil
+			}
+			defer func(v bool) { useAVX2 = v }(useAVX2)
+			useAVX2 = false
+			return a.scan(text, nil)
+		},
 	}
 	for name, scan := range kinds {
 		t.Run(name, func(t *testing.T) {
@@ -102,7 +112,7 @@ func TestScanners(t *testing.T) {
 					switch {
 					case name == "gram" && len(l) < gramLen:
 						continue // not its literals
-					case name == "anchor" && newAnchorScanner(lits, ids(len(lits))) == nil:
+					case strings.HasPrefix(name, "anchor") && newAnchorScanner(lits, ids(len(lits))) == nil:
 						continue // too many searches for these literals
 					}
 					checked++
@@ -115,6 +125,45 @@ func TestScanners(t *testing.T) {
 				t.Errorf("only %d checks", checked)
 			}
 		})
+	}
+}
+
+// TestPairMasks checks the vector pair filter against the scalar one on
+// random anchors, next bytes and texts of every length around the blocks'
+// edges.
+func TestPairMasks(t *testing.T) {
+	if !useAVX2 {
+		t.Skip("no AVX2 here: the scalar filter is the only one")
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 2000 {
+		passes := make([]anchorPass, 1+rng.IntN(maxPairBuckets))
+		for i := range passes {
+			passes[i].b = byte(rng.IntN(256))
+			for range 1 + rng.IntN(6) {
+				c := byte(rng.IntN(256))
+				passes[i].next[c>>6] |= 1 << (c & 63)
+			}
+		}
+		f := newPairFilter(passes)
+		text := make([]byte, rng.IntN(300))
+		for i := range text {
+			// Mostly the anchors and next bytes, so that positions hit.
+			if rng.IntN(3) == 0 {
+				text[i] = passes[rng.IntN(len(passes))].b
+			} else {
+				text[i] = byte(rng.IntN(256))
+			}
+		}
+		s := string(text)
+		var vec, scalar [16]uint32
+		n := f.masks(s, vec[:])
+		useAVX2 = false
+		m := f.masks(s, scalar[:])
+		useAVX2 = true
+		if n != m || vec != scalar {
+			t.Fatalf("text %q: vector %d blocks %x, scalar %d blocks %x", s, n, vec[:n], m, scalar[:m])
+		}
 	}
 }
 
