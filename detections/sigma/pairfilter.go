@@ -45,8 +45,8 @@ func (f *pairFilter) set(t int, c, bit byte) {
 	}
 }
 
-// buckets returns the buckets that hold at position i of s, whose next byte
-// is s[i+1].
+// buckets returns the buckets that may hold at a position of byte c
+// followed by next: c is their anchor, and next may follow it.
 func (f *pairFilter) buckets(c, next byte) byte {
 	return f.tbl[0][c&15] & f.tbl[1][c>>4] & f.tbl[2][next&15] & f.tbl[3][next>>4]
 }
