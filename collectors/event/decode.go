@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Limits bound what one encoded event may hold. Zero fields take defaults.
@@ -74,6 +75,8 @@ type Decoder struct {
 	TimeFields []string
 
 	entries []entry
+	order   []int32  // build: entries by name, as indexes
+	sorted  []*entry // build: entries by name
 	names   []byte
 	interns NameCache
 }
@@ -118,8 +121,24 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 
 // build sorts and merges entries into ev.Fields and extracts metadata.
 func (d *Decoder) build(ev *Event) error {
-	es := d.entries
-	slices.SortStableFunc(es, func(a, b entry) int { return cmp.Compare(a.name, b.name) })
+	// The entries are put in order of name (stable) through a permutation:
+	// an entry is about 90 bytes, and sorting them moved kilobytes per
+	// event.
+	d.order = d.order[:0]
+	for i := range d.entries {
+		d.order = append(d.order, int32(i))
+	}
+	slices.SortFunc(d.order, func(a, b int32) int {
+		if c := cmp.Compare(d.entries[a].name, d.entries[b].name); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	es := d.sorted[:0]
+	for _, i := range d.order {
+		es = append(es, &d.entries[i])
+	}
+	d.sorted = es
 	n := 0
 	for i := 0; i < len(es); {
 		j := i + 1
@@ -412,22 +431,32 @@ func (p *parser) str() (string, error) {
 	return "", p.errf("unterminated string")
 }
 
+// strEscaped parses the rest of a string from its first escape at j. The
+// result is built in its own buffer, which becomes the string without a
+// second copy; the runs between escapes are copied whole.
 func (p *parser) strEscaped(start, j int) (string, error) {
 	b := make([]byte, 0, j-start+16)
 	b = append(b, p.s[start:j]...)
 	for j < len(p.s) {
-		c := p.s[j]
-		switch {
+		// The run up to the next quote, backslash or control byte.
+		k := j
+		for k < len(p.s) && p.s[k] != '"' && p.s[k] != '\\' && p.s[k] >= 0x20 {
+			k++
+		}
+		b = append(b, p.s[j:k]...)
+		if j = k; j >= len(p.s) {
+			break
+		}
+		switch c := p.s[j]; {
 		case c == '"':
 			p.i = j + 1
-			return string(b), nil
+			if len(b) == 0 {
+				return "", nil
+			}
+			return unsafe.String(&b[0], len(b)), nil
 		case c < 0x20:
 			p.i = j
 			return "", p.errf("control character in string")
-		case c != '\\':
-			b = append(b, c)
-			j++
-			continue
 		}
 		if j+1 >= len(p.s) {
 			break

@@ -196,17 +196,21 @@ func (p *fastParser) strEscaped(start, j int) (string, bool) {
 	b.Grow(j - start + 16)
 	b.WriteString(p.s[start:j])
 	for j < len(p.s) {
-		c := p.s[j]
-		switch {
+		// The run up to the next quote, backslash or control byte, whole.
+		k := j
+		for k < len(p.s) && p.s[k] != '"' && p.s[k] != '\\' && p.s[k] >= 0x20 {
+			k++
+		}
+		b.WriteString(p.s[j:k])
+		if j = k; j >= len(p.s) {
+			return "", false
+		}
+		switch c := p.s[j]; {
 		case c == '"':
 			p.i = j + 1
 			return b.String(), true
 		case c < 0x20:
 			return "", false
-		case c != '\\':
-			b.WriteByte(c)
-			j++
-			continue
 		}
 		if j+1 >= len(p.s) {
 			return "", false
