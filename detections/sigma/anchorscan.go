@@ -158,16 +158,24 @@ func (a *anchorScanner) scan(s string, hits []int32) []int32 {
 			}
 			pos := from + j
 			from = pos + 1
-			if pos+1 < len(s) {
-				if c := s[pos+1]; p.next[c>>6]&(1<<(c&63)) == 0 {
-					continue
-				}
-			}
-			for _, l := range p.lits {
-				if start := pos - l.at; start >= 0 && start+len(l.lit) <= len(s) && equalLowerASCII(s[start:start+len(l.lit)], l.lit) {
-					hits = append(hits, l.id)
-				}
-			}
+			hits = p.hitsAt(s, pos, hits)
+		}
+	}
+	return hits
+}
+
+// hitsAt appends the literals of the pass that occur in s with their
+// anchor at s[pos] (which is the pass's byte), the byte after it checked
+// first.
+func (p *anchorPass) hitsAt(s string, pos int, hits []int32) []int32 {
+	if pos+1 < len(s) {
+		if c := s[pos+1]; p.next[c>>6]&(1<<(c&63)) == 0 {
+			return hits
+		}
+	}
+	for _, l := range p.lits {
+		if start := pos - l.at; start >= 0 && start+len(l.lit) <= len(s) && equalLowerASCII(s[start:start+len(l.lit)], l.lit) {
+			hits = append(hits, l.id)
 		}
 	}
 	return hits
@@ -224,19 +232,8 @@ func (a *anchorScanner) check(s string, pos int, buckets byte, hits []int32) []i
 		if k >= len(a.passes) {
 			break
 		}
-		p := &a.passes[k]
-		if s[pos] != p.b {
-			continue
-		}
-		if pos+1 < len(s) {
-			if c := s[pos+1]; p.next[c>>6]&(1<<(c&63)) == 0 {
-				continue
-			}
-		}
-		for _, l := range p.lits {
-			if start := pos - l.at; start >= 0 && start+len(l.lit) <= len(s) && equalLowerASCII(s[start:start+len(l.lit)], l.lit) {
-				hits = append(hits, l.id)
-			}
+		if p := &a.passes[k]; s[pos] == p.b {
+			hits = p.hitsAt(s, pos, hits)
 		}
 	}
 	return hits

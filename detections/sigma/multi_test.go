@@ -256,10 +256,7 @@ func BenchmarkSigmaHQWindowsSet(b *testing.B) {
 			lat = append(lat, time.Since(t))
 		}
 	}
-	slices.Sort(lat)
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+	reportRate(b, lat)
 	b.ReportMetric(float64(len(rules)), "rules")
 	b.ReportMetric(float64(heap)/(1<<20), "compiled-MiB")
 	b.ReportMetric(float64(setHeap)/(1<<20), "set-MiB")
@@ -302,10 +299,7 @@ func BenchmarkSigmaHQWindowsSetDecoded(b *testing.B) {
 			lat = append(lat, time.Since(t))
 		}
 	}
-	slices.Sort(lat)
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+	reportRate(b, lat)
 }
 
 // BenchmarkFieldScan scans the values of one field of the OTRF events

@@ -59,11 +59,7 @@ func (f *pairFilter) masks(s string, out []uint32) int {
 	if blocks <= 0 {
 		return 0
 	}
-	if useAVX2 {
-		pairMasksAVX2(&f.tbl, unsafeStringData(s), blocks, &out[0])
-		return blocks
-	}
-	pairMasksGo(f, s, out[:blocks])
+	pairMasks(f, s, out[:blocks])
 	return blocks
 }
 

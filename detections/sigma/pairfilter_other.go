@@ -2,12 +2,8 @@
 
 package sigma
 
-import "unsafe"
-
+// useAVX2 is false: there is no vector pair filter on this architecture.
 var useAVX2 = false
 
-func pairMasksAVX2(tbl *[4][32]byte, p *byte, blocks int, out *uint32) {
-	panic("sigma: no AVX2 on this architecture")
-}
-
-func unsafeStringData(s string) *byte { return unsafe.StringData(s) }
+// pairMasks is pairFilter.masks for len(out) blocks of s.
+func pairMasks(f *pairFilter, s string, out []uint32) { pairMasksGo(f, s, out) }

@@ -149,10 +149,16 @@ func BenchmarkSigmaHQWindows(b *testing.B) {
 			lat = append(lat, time.Since(t))
 		}
 	}
+	reportRate(b, lat)
+	b.ReportMetric(float64(len(rules)), "rules")
+	b.ReportMetric(float64(heap)/(1<<20), "compiled-MiB")
+}
+
+// reportRate reports the events per second of the benchmark's loop and
+// the p50 and p99 of lat, the latencies of its events (sorted in place).
+func reportRate(b *testing.B, lat []time.Duration) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
-	b.ReportMetric(float64(len(rules)), "rules")
-	b.ReportMetric(float64(heap)/(1<<20), "compiled-MiB")
 }
