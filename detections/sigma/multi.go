@@ -525,14 +525,25 @@ type setScratch struct {
 	// the Sets it served alive until the pool drops it.
 	shapes map[shapeKey]*fieldShape
 	seen   map[shapeKey]bool
-	// byAddr finds a cached shape whose names are interned by the
-	// addresses and lengths of the event's names (nameFingerprint), which
-	// reads no name: the decoders' events share the interned names.
-	byAddr map[shapeKey]*fieldShape
+	// byAddr finds a cached shape by the addresses and lengths of the
+	// event's names (addrFingerprint), which reads no name: the decoders'
+	// events share interned names, so that a few lists of addresses stand
+	// for each shape.
+	byAddr map[shapeKey]*addrShape
 	// indexed counts the entries of the cached shapes' indexes.
 	indexed int
+	// touched sinks the bytes touchTexts reads.
+	touched byte
 	// one is the shape of an event whose names are not cached.
 	one fieldShape
+}
+
+// addrShape is an entry of setScratch.byAddr: the names of events (the
+// string headers, which keep their bytes alive and, strings being
+// immutable, unchanged) and the cached shape of those names.
+type addrShape struct {
+	names []string
+	sh    *fieldShape
 }
 
 // shapeKey identifies a list of field names for one Set: a fingerprint,
@@ -578,19 +589,44 @@ const maxIndexCells = 1 << 20
 // ever-new shapes cost no allocation.
 func (s *Set) shapeOf(sc *setScratch, fields []event.Field) *fieldShape {
 	addr := shapeKey{s, addrFingerprint(fields)}
-	if sh := sc.byAddr[addr]; sh != nil && sameNames(sh.names, fields) {
-		return sh
+	if e := sc.byAddr[addr]; e != nil && sameNames(e.names, fields) {
+		return e.sh
 	}
 	sh := s.shapeByName(sc, fields)
-	if sh != &sc.one && sameNames(sh.names, fields) {
-		// Every name is the interned one the cache keeps.
-		if sc.byAddr == nil || len(sc.byAddr) >= maxShapes {
-			sc.byAddr = map[shapeKey]*fieldShape{}
-		}
-		sc.byAddr[addr] = sh
+	if sh == &sc.one || !shortNames(fields) {
+		return sh
 	}
+	// The event's names are those of sh, perhaps at other addresses: a name
+	// interned again after the intern table dropped it, or not interned.
+	// The entry keeps the event's names (short, so that it keeps no input
+	// buffer alive), to be recognized by address next time.
+	e := &addrShape{names: sh.names, sh: sh}
+	if !sameNames(sh.names, fields) {
+		e.names = make([]string, len(fields))
+		for i := range fields {
+			e.names[i] = fields[i].Name
+		}
+	}
+	if sc.byAddr == nil || len(sc.byAddr) >= maxShapes {
+		sc.byAddr = map[shapeKey]*addrShape{}
+	}
+	sc.byAddr[addr] = e
 	return sh
 }
+
+// shortNames reports whether every name is at most maxAddrName bytes long:
+// such a name, when not interned, is at worst a slice of a small buffer.
+func shortNames(fields []event.Field) bool {
+	for i := range fields {
+		if len(fields[i].Name) > maxAddrName {
+			return false
+		}
+	}
+	return true
+}
+
+// maxAddrName bounds the names of the events whose shapes byAddr finds.
+const maxAddrName = 128
 
 // addrFingerprint mixes the address, length and position of every field
 // name with independent multiplications (nameFingerprint chains them).
@@ -838,6 +874,7 @@ func (s *Set) EvalAll(ctx context.Context, ev *event.Event, emit func(rule int, 
 				s.knowRoutes(sc, st, sh, ev)
 			}
 		}
+		touchTexts(sc, sh, ev.Fields)
 		kwOnly := false
 		if s.anyField != nil {
 			for i, kw := range sh.kw {
@@ -1008,4 +1045,22 @@ func appendLowerASCII(b []byte, s string) []byte {
 		b = append(b, c)
 	}
 	return b
+}
+
+// touchTexts reads the first bytes of every value some scanner reads,
+// before any is scanned: the loads are independent, so that the processor
+// fetches the texts of a cold event from memory together rather than one
+// after the other as the scans reach them.
+func touchTexts(sc *setScratch, sh *fieldShape, fields []event.Field) {
+	var x byte
+	for i := range fields {
+		if sh.fields[i] == nil {
+			continue
+		}
+		t := fields[i].Value.Str
+		for j := 0; j < len(t) && j < 512; j += 64 {
+			x += t[j]
+		}
+	}
+	sc.touched += x
 }

@@ -193,6 +193,51 @@ func TestSetShapeIndex(t *testing.T) {
 	}
 }
 
+// TestShapeByAddress checks the shape cache by name addresses: events
+// whose names are other copies of a cached shape's names (interned again,
+// or not interned) find that shape, then by their own addresses, and
+// names of other bytes never do.
+func TestShapeByAddress(t *testing.T) {
+	r, err := compileRule(t, detectionRule("s: {Image|endswith: '\\cmd.exe'}\ncondition: s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := NewSet([]detections.Rule{r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := func(names ...string) []event.Field {
+		var fs []event.Field
+		for _, n := range names {
+			fs = append(fs, event.Field{Name: n, Value: event.StringValue(`C:\cmd.exe`)})
+		}
+		return fs
+	}
+	sc := &setScratch{}
+	a := fields("CommandLine", "Image")
+	set.shapeOf(sc, a)
+	cached := set.shapeOf(sc, a) // seen twice: cached
+	if cached == &sc.one {
+		t.Fatal("shape not cached the second time")
+	}
+	// The same names at other addresses.
+	b := fields(strings.Clone("CommandLine"), strings.Clone("Image"))
+	if got := set.shapeOf(sc, b); got != cached {
+		t.Fatal("copies of the names: another shape")
+	}
+	if e := sc.byAddr[shapeKey{set, addrFingerprint(b)}]; e == nil || !sameNames(e.names, b) {
+		t.Fatal("copies of the names: not cached by their addresses")
+	}
+	if got := set.shapeOf(sc, b); got != cached {
+		t.Fatal("copies of the names, by address: another shape")
+	}
+	// Other bytes, same lengths.
+	c := fields("CommandLinf", "Imagf")
+	if got := set.shapeOf(sc, c); got == cached || got.fields[1] != nil {
+		t.Fatalf("other names found the shape of %v", cached.names)
+	}
+}
+
 func TestRegexShape(t *testing.T) {
 	exprs := []string{`.{5,}`, `(?s).{5,}`, `(.{5,})`, `(?i)abc.{2,}`, `a{3}b|cd`, `x*`, `[ab]{4,}`, `.{0,}`}
 	texts := []string{"", "abcd", "abcde", "ab\ncde", "ABCxx", "aaab", "cd", "a\xffbcd", "ééééé", "abab"}
