@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -145,6 +146,28 @@ func FuzzAffixIndex(f *testing.F) {
 			if got := newAffixIndex(sh, lits).any(low); got != want {
 				t.Fatalf("shape %d, values %q, text %q: %v, want %v", sh, lits, low, got, want)
 			}
+		}
+	})
+}
+
+// FuzzExactTable checks the exact-value table against a map from the
+// ASCII lower-cased value.
+func FuzzExactTable(f *testing.F) {
+	f.Add("security|system|microsoft-windows-sysmon/operational|4688|1", "SYSTEM")
+	f.Add("abcdefgh|abcdefghi|ABCDEFGH|\xc3\x89t\xc3\xa9", "AbcdefgH")
+	f.Add("x||y", "")
+	f.Fuzz(func(t *testing.T, keys, text string) {
+		if len(keys) > 1024 || len(text) > 256 {
+			return
+		}
+		m := map[string][]int32{}
+		for i, k := range strings.Split(keys, "|") {
+			k = lowerASCII(k)
+			m[k] = append(m[k], int32(i))
+		}
+		got, want := newExactTable(m).get(text), m[lowerASCII(text)]
+		if !slices.Equal(got, want) {
+			t.Fatalf("keys %q, text %q: %v, want %v", keys, text, got, want)
 		}
 	})
 }

@@ -87,7 +87,7 @@ type fieldScan struct {
 	parts []scanPart
 	// exact and nums: the groups satisfied by a value whose ASCII
 	// lower-cased text, or whose number, is the key.
-	exact    map[string][]int32
+	exact    *exactTable
 	exactMax int       // the longest key of exact: a longer text is no key
 	exactLen [2]uint64 // a bit per length under 128 of a key of exact
 	nums     map[float64][]int32
@@ -480,7 +480,7 @@ func NewSet(rules []detections.Rule) (*Set, error) {
 			}
 		}
 		if len(nt.exact) > 0 {
-			fs.exact = nt.exact
+			fs.exact = newExactTable(nt.exact)
 			for k := range nt.exact {
 				fs.exactMax = max(fs.exactMax, len(k))
 				if len(k) < 128 {
@@ -517,7 +517,6 @@ type setScratch struct {
 	route  []uint32 // per route: gen<<1 | holds, when evaluated
 	hits   []int32
 	cands  []int32
-	low    []byte // a value's text lowered, for the exact tables
 	key    []byte // the route key of the event (knowRoutes)
 	// shapes caches the field scanners of each list of field names seen
 	// twice (events of one source share a few), by Set and fingerprint;
@@ -868,13 +867,13 @@ func (s *Set) EvalAll(ctx context.Context, ev *event.Event, emit func(rule int, 
 		// Each field's scanner, and whether the event has a keyword field
 		// holding a string.
 		sh := s.shapeOf(sc, ev.Fields)
+		touchTexts(sc, sh, ev.Fields)
 		if sh != &sc.one {
 			st.shapeIdx = sh.idx
 			if s.routeCache {
 				s.knowRoutes(sc, st, sh, ev)
 			}
 		}
-		touchTexts(sc, sh, ev.Fields)
 		kwOnly := false
 		if s.anyField != nil {
 			for i, kw := range sh.kw {
@@ -1010,8 +1009,7 @@ func (s *Set) scanText(sc *setScratch, fs *fieldScan, live uint64, text string) 
 		}
 	}
 	if n := len(text); fs.exact != nil && n <= fs.exactMax && (n >= 128 || fs.exactLen[n>>6]&(1<<(n&63)) != 0) {
-		sc.low = appendLowerASCII(sc.low[:0], text)
-		s.mark(sc, fs.exact[string(sc.low)])
+		s.mark(sc, fs.exact.get(text))
 	}
 }
 
@@ -1035,17 +1033,6 @@ func (s *Set) mark(sc *setScratch, groups []int32) {
 	}
 }
 
-// appendLowerASCII appends s with its ASCII letters lower-cased.
-func appendLowerASCII(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b = append(b, c)
-	}
-	return b
-}
 
 // touchTexts reads the first bytes of every value some scanner reads,
 // before any is scanned: the loads are independent, so that the processor
