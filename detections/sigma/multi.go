@@ -1033,7 +1033,6 @@ func (s *Set) mark(sc *setScratch, groups []int32) {
 	}
 }
 
-
 // touchTexts reads the first bytes of every value some scanner reads,
 // before any is scanned: the loads are independent, so that the processor
 // fetches the texts of a cold event from memory together rather than one
