@@ -10,7 +10,7 @@ const minIndexed = 8
 // ASCII lower-case contains values of one test), in one pass over the text:
 // each position's three bytes are checked against a bit set of the
 // literals' first three bytes, and only on a hit are the literals starting
-// with them compared; a long text, by the event's trigram set of it
+// with them compared; a long text, by the event's gram set of it
 // instead (anyIn). It is immutable.
 type containsIndex struct {
 	bloom [64]uint64          // 4,096 bits by hash of three bytes
@@ -42,7 +42,7 @@ func trigram(s string, i int) uint32 {
 func trigramHash(k uint32) uint32 { return (k * 2654435761) >> 20 }
 
 // anyIn is any for a text of the event st evaluates: a long text is
-// looked up in its trigram set (gramsOf) instead of walked.
+// looked up in its gram set (gramsOf) instead of walked.
 func (x *containsIndex) anyIn(st *state, s string) bool {
 	if len(s) < minGramText {
 		return x.any(s)

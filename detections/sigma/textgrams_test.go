@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// TestTextGrams checks the trigram sets of long texts against
+// TestTextGrams checks the gram sets of long texts against
 // strings.Contains: containsLong for one value, containsIndex.anyIn for
 // many, with values planted at the ends of the text and anywhere in it.
 func TestTextGrams(t *testing.T) {
@@ -51,7 +51,7 @@ func TestTextGrams(t *testing.T) {
 			t.Fatalf("anyIn %q: %v, want %v", lits, got, want)
 		}
 		if st.ngrams != 1 || !st.grams[0].built {
-			t.Fatal("no trigram set built for a test of many values")
+			t.Fatal("no gram set built for a test of many values")
 		}
 		for _, l := range lits {
 			checked++
@@ -61,7 +61,7 @@ func TestTextGrams(t *testing.T) {
 					t.Fatalf("containsLong %q: %v, want %v", l, got, want)
 				}
 			}
-			if len(l) >= 3 && !st.grams[0].mayContain(l) {
+			if len(l) >= textGramLen && !st.grams[0].mayContain(l) {
 				built++ // rejected by the set
 			}
 		}
@@ -73,7 +73,7 @@ func TestTextGrams(t *testing.T) {
 	st.begin(nil, 0)
 	text := strings.Repeat("x", minGramText)
 	for i, want := range []bool{false, true} {
-		st.containsLong(text, "abc")
+		st.containsLong(text, "abcd")
 		if got := st.ngrams == 1 && st.grams[0].built; got != want {
 			t.Errorf("search %d: built %v, want %v", i+1, got, want)
 		}
