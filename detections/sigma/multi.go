@@ -101,8 +101,11 @@ type fieldScan struct {
 // belong to the log source of one of those groups' rules: a rule whose log
 // source condition fails cannot match, whatever its literals.
 type scanPart struct {
-	sc     *litScanner // shared by the fields of one family
-	groups [][]int32   // per literal of sc: the groups it satisfies here
+	sc *litScanner // shared by the fields of one family
+	// groupIDs[groupOff[i]:groupOff[i+1]] are the groups literal i of sc
+	// satisfies here (one array, so that a hit reads no list of its own).
+	groupOff []uint32
+	groupIDs []int32
 	// always: a group's rule has no log source condition; else routes are
 	// those of the groups' rules (Set.routes).
 	always bool
@@ -434,19 +437,20 @@ func NewSet(rules []detections.Rule) (*Set, error) {
 		fs := &fieldScan{}
 		if f != nil {
 			parts := make([]scanPart, len(f.parts))
+			groups := make([][][]int32, len(f.parts)) // by part and literal
 			addLits := func(byLit map[string][]int32, fromAny bool) {
 				for l, gs := range byLit {
 					for _, g := range gs {
 						pi := f.part[partOf(g, fromAny)]
 						fp := f.parts[pi]
 						sp := &parts[pi]
-						if sp.groups == nil {
+						if groups[pi] == nil {
 							sp.sc = fp.sc
-							sp.groups = make([][]int32, len(fp.index))
+							groups[pi] = make([][]int32, len(fp.index))
 							sp.anyOnly = fromAny && name != "" && !slices.Contains(s.keywords, name)
 						}
 						i := fp.index[cutLiteral(l, fp.cut)]
-						sp.groups[i] = append(sp.groups[i], g)
+						groups[pi][i] = append(groups[pi][i], g)
 					}
 				}
 			}
@@ -456,13 +460,16 @@ func NewSet(rules []detections.Rule) (*Set, error) {
 			if name == "" || f.withAny {
 				addLits(anyLits, true)
 			}
-			for _, sp := range parts {
-				if sp.groups == nil {
+			for pi, sp := range parts {
+				if groups[pi] == nil {
 					continue
 				}
-				for i, gs := range sp.groups {
+				sp.groupOff = make([]uint32, 1, len(groups[pi])+1)
+				for _, gs := range groups[pi] {
 					slices.Sort(gs)
-					sp.groups[i] = slices.Clip(slices.Compact(gs))
+					gs = slices.Compact(gs)
+					sp.groupIDs = append(sp.groupIDs, gs...)
+					sp.groupOff = append(sp.groupOff, uint32(len(sp.groupIDs)))
 					for _, g := range gs {
 						ri := s.routeOf[s.groupRule[g]]
 						if s.routes[ri] == nil {
@@ -510,14 +517,13 @@ func (s *Set) Metas() []detections.Meta { return s.metas }
 
 // setScratch is per-evaluation memory, pooled.
 type setScratch struct {
-	gen    uint32
-	gmark  []uint32 // per group: gen when satisfied
-	rmark  []uint32 // per rule: gen when rcount is current
-	rcount []int32  // per rule: groups satisfied
-	route  []uint32 // per route: gen<<1 | holds, when evaluated
-	hits   []int32
-	cands  []int32
-	key    []byte // the route key of the event (knowRoutes)
+	gen   uint32
+	gmark []uint32   // per group: gen when satisfied
+	rmark []ruleMark // per rule
+	route []uint32   // per route: gen<<1 | holds, when evaluated
+	hits  []int32
+	cands []int32
+	key   []byte // the route key of the event (knowRoutes)
 	// shapes caches the field scanners of each list of field names seen
 	// twice (events of one source share a few), by Set and fingerprint;
 	// seen holds the fingerprints seen once. A pooled scratch thus keeps
@@ -535,6 +541,13 @@ type setScratch struct {
 	touched byte
 	// one is the shape of an event whose names are not cached.
 	one fieldShape
+}
+
+// ruleMark counts the groups of a rule satisfied during the evaluation
+// gen (setScratch.gen); an older gen counts none.
+type ruleMark struct {
+	gen   uint32
+	count int32
 }
 
 // addrShape is an entry of setScratch.byAddr: the names of events (the
@@ -839,8 +852,7 @@ var setScratchPool = sync.Pool{New: func() any { return &setScratch{} }}
 func (sc *setScratch) reset(s *Set) {
 	if len(sc.gmark) < len(s.groupRule) || len(sc.rmark) < len(s.rules) || len(sc.route) < len(s.routes) {
 		sc.gmark = make([]uint32, max(len(sc.gmark), len(s.groupRule)))
-		sc.rmark = make([]uint32, max(len(sc.rmark), len(s.rules)))
-		sc.rcount = make([]int32, len(sc.rmark))
+		sc.rmark = make([]ruleMark, max(len(sc.rmark), len(s.rules)))
 		sc.route = make([]uint32, max(len(sc.route), len(s.routes)))
 		sc.gen = 0
 	}
@@ -1005,7 +1017,7 @@ func (s *Set) scanText(sc *setScratch, fs *fieldScan, live uint64, text string) 
 		p := &fs.parts[bits.TrailingZeros64(live)]
 		sc.hits = p.sc.scan(text, sc.hits[:0])
 		for _, h := range sc.hits {
-			s.mark(sc, p.groups[h])
+			s.mark(sc, p.groupIDs[p.groupOff[h]:p.groupOff[h+1]])
 		}
 	}
 	if n := len(text); fs.exact != nil && n <= fs.exactMax && (n >= 128 || fs.exactLen[n>>6]&(1<<(n&63)) != 0) {
@@ -1023,11 +1035,12 @@ func (s *Set) mark(sc *setScratch, groups []int32) {
 		}
 		sc.gmark[g] = gen
 		r := s.groupRule[g]
-		if sc.rmark[r] != gen {
-			sc.rmark[r], sc.rcount[r] = gen, 0
+		m := &sc.rmark[r]
+		if m.gen != gen {
+			*m = ruleMark{gen: gen}
 		}
-		sc.rcount[r]++
-		if sc.rcount[r] == s.need[r] {
+		m.count++
+		if m.count == s.need[r] {
 			sc.cands = append(sc.cands, r)
 		}
 	}
