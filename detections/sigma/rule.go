@@ -199,10 +199,11 @@ type Rule struct {
 	det   *node // the detection (with its filters)
 }
 
-// setMatch builds match from ls and det. The log source check runs first:
-// it rejects most events at the price of a few lookups. It is shared, so it
-// is not optimized again here.
+// setMatch packs det (pack) and builds match from ls and det. The log
+// source check runs first: it rejects most events at the price of a few
+// lookups. It is shared, so it is neither optimized nor packed again here.
 func (r *Rule) setMatch() {
+	r.det = pack(r.det)
 	r.match = r.det
 	if r.ls != nil {
 		r.match = &node{kind: nAnd, kids: []*node{r.ls, r.det}}
