@@ -572,14 +572,33 @@ type fieldShape struct {
 	fields []*fieldScan // per field: its scanner, nil for none
 	kw     []bool       // per field: a keyword field (Set.keywords)
 	// route lists the fields the routes read (Set.routeNames), and
-	// routeOut the outcome of every route (a bit per route) by the key of
-	// those fields' values (knowRoutes), at most maxRouteKeys.
+	// routeOut the outcome of every route and the plan of the scans by the
+	// key of those fields' values (knowRoutes), at most maxRouteKeys.
 	route    []int32
-	routeOut map[string][]uint64
+	routeOut map[string]*routeOutcome
 	// idx, for a cached shape whose names are in order (as decoded), is
 	// the index of the first field of each numbered candidate name
 	// (cand.nid), candAbsent when none (state.shapeIdx); nil otherwise.
 	idx []int32
+}
+
+// routeOutcome is what a cached shape knows of its events with one key of
+// route field values: whether each route holds, and the plan of the
+// field scans, which follows from that (Set.plan).
+type routeOutcome struct {
+	routes []uint64 // a bit per route
+	// plans, by whether the event has a keyword field holding a string
+	// (kwOnly, 1): the scans of the fields, made the first time needed.
+	plans   [2][]scanJob
+	planned [2]bool
+}
+
+// scanJob is a scan of the value of the event's field at index field by
+// fs, with the parts of live.
+type scanJob struct {
+	field int32
+	live  uint64
+	fs    *fieldScan
 }
 
 // maxRouteKeys bounds the route outcomes a cached shape keeps; beyond it
@@ -793,9 +812,10 @@ func (s *Set) routeFields() {
 }
 
 // knowRoutes decides every route for the event of cached shape sh at
-// once: from the outcomes cached for the same values of the fields they
-// read, else by evaluating them all (and caching the outcome).
-func (s *Set) knowRoutes(sc *setScratch, st *state, sh *fieldShape, ev *event.Event) {
+// once: from the outcome cached for the same values of the fields they
+// read, else by evaluating them all (and caching the outcome), which it
+// returns.
+func (s *Set) knowRoutes(sc *setScratch, st *state, sh *fieldShape, ev *event.Event) *routeOutcome {
 	key := sc.key[:0]
 	for _, i := range sh.route {
 		key = appendValueKey(key, &ev.Fields[i].Value)
@@ -808,20 +828,64 @@ func (s *Set) knowRoutes(sc *setScratch, st *state, sh *fieldShape, ev *event.Ev
 	if out, ok := sh.routeOut[string(key)]; ok {
 		m := sc.gen << 1
 		for ri := range s.routes {
-			sc.route[ri] = m | uint32(out[ri>>6]>>(ri&63)&1)
+			sc.route[ri] = m | uint32(out.routes[ri>>6]>>(ri&63)&1)
 		}
-		return
+		return out
 	}
-	out := make([]uint64, (len(s.routes)+63)/64)
+	out := &routeOutcome{routes: make([]uint64, (len(s.routes)+63)/64)}
 	for ri := range s.routes {
 		if s.routeHolds(sc, st, int32(ri)) {
-			out[ri>>6] |= 1 << (ri & 63)
+			out.routes[ri>>6] |= 1 << (ri & 63)
 		}
 	}
 	if sh.routeOut == nil || len(sh.routeOut) >= maxRouteKeys {
-		sh.routeOut = map[string][]uint64{}
+		sh.routeOut = map[string]*routeOutcome{}
 	}
 	sh.routeOut[string(key)] = out
+	return out
+}
+
+// plan returns the scans of the fields of an event of shape sh, whose
+// routes are known, kwOnly telling whether it has a keyword field holding
+// a string: for each field with a scanner, its parts worth scanning (live),
+// and the keyword scanner where keyword searches look. A field with no
+// part to scan and no exact values or numbers is left out.
+func (s *Set) plan(sc *setScratch, st *state, sh *fieldShape, kwOnly bool) []scanJob {
+	var jobs []scanJob
+	add := func(i int, fs *fieldScan) {
+		live := s.live(sc, st, fs, kwOnly)
+		if live != 0 || fs.exact != nil || fs.nums != nil {
+			jobs = append(jobs, scanJob{field: int32(i), live: live, fs: fs})
+		}
+	}
+	for i := range sh.fields {
+		fs, also := s.scannersOf(sh, i, kwOnly)
+		if also != nil {
+			add(i, also)
+		}
+		if fs != nil {
+			add(i, fs)
+		}
+	}
+	return jobs
+}
+
+// scannersOf returns the scanners of field i of an event of shape sh: its
+// own, or the keyword scanner for a field without one where keyword
+// searches look (in the keyword fields only when the event has one as a
+// string, kwOnly, else in every field); also, the keyword scanner besides
+// its own when the field's automata lack the keyword literals. Nil for
+// none.
+func (s *Set) scannersOf(sh *fieldShape, i int, kwOnly bool) (fs, also *fieldScan) {
+	fs = sh.fields[i]
+	any := s.anyField != nil && (!kwOnly || sh.kw[i])
+	switch {
+	case fs == nil && any:
+		fs = s.anyField
+	case fs != nil && fs.alsoAny && any:
+		also = s.anyField
+	}
+	return fs, also
 }
 
 // appendValueKey appends all of v to a route key, unambiguously.
@@ -880,10 +944,11 @@ func (s *Set) EvalAll(ctx context.Context, ev *event.Event, emit func(rule int, 
 		// holding a string.
 		sh := s.shapeOf(sc, ev.Fields)
 		touchTexts(sc, sh, ev.Fields)
+		var out *routeOutcome
 		if sh != &sc.one {
 			st.shapeIdx = sh.idx
 			if s.routeCache {
-				s.knowRoutes(sc, st, sh, ev)
+				out = s.knowRoutes(sc, st, sh, ev)
 			}
 		}
 		kwOnly := false
@@ -898,20 +963,27 @@ func (s *Set) EvalAll(ctx context.Context, ev *event.Event, emit func(rule int, 
 				}
 			}
 		}
-		for i := range ev.Fields {
-			f := &ev.Fields[i]
-			fs := sh.fields[i]
-			// Keyword literals: in the keyword fields only when the event
-			// has one, else in every field.
-			any := s.anyField != nil && (!kwOnly || sh.kw[i])
-			switch {
-			case fs == nil && any:
-				fs = s.anyField
-			case fs != nil && fs.alsoAny && any:
-				s.scanValue(sc, s.anyField, s.live(sc, st, s.anyField, kwOnly), &f.Value)
+		if out != nil {
+			// The shape and the routes fix what to scan in each field.
+			k := 0
+			if kwOnly {
+				k = 1
 			}
-			if fs != nil {
-				s.scanValue(sc, fs, s.live(sc, st, fs, kwOnly), &f.Value)
+			if !out.planned[k] {
+				out.plans[k], out.planned[k] = s.plan(sc, st, sh, kwOnly), true
+			}
+			for _, j := range out.plans[k] {
+				s.scanValue(sc, j.fs, j.live, &ev.Fields[j.field].Value)
+			}
+		} else {
+			for i := range ev.Fields {
+				fs, also := s.scannersOf(sh, i, kwOnly)
+				if also != nil {
+					s.scanValue(sc, also, s.live(sc, st, also, kwOnly), &ev.Fields[i].Value)
+				}
+				if fs != nil {
+					s.scanValue(sc, fs, s.live(sc, st, fs, kwOnly), &ev.Fields[i].Value)
+				}
 			}
 		}
 		if ev.Dataset != "" {

@@ -339,7 +339,13 @@ detection:
 		mk("Security", 4624, `C:\evil.exe`, "sekurlsa::", ""),
 		mk("Microsoft-Windows-Sysmon/Operational", 1, `C:\good.exe`, long, `HKLM\Run\evil`),
 		mk("Application", 1, `C:\evil.exe`, long, ""),
+		// The same shape and routes, the message a string or not: keyword
+		// searches read only the message, or every field (the scan plans
+		// of a shape are kept for both).
+		mk("Security", 4624, `C:\x.exe sekurlsa::x`, long, ""),
+		mk("Security", 4624, `C:\x.exe sekurlsa::x`, long, ""),
 	}
+	events[len(events)-1].Fields[3].Value = event.NumberValue(7)
 	want := make([][]int, len(events))
 	for i, ev := range events {
 		for ri, r := range rules {
