@@ -537,6 +537,9 @@ type setScratch struct {
 	byAddr map[shapeKey]*addrShape
 	// indexed counts the entries of the cached shapes' indexes.
 	indexed int
+	// recording: mark appends the groups to rec instead (Set.plan).
+	recording bool
+	rec       []int32
 	// touched sinks the bytes touchTexts reads.
 	touched byte
 	// one is the shape of an event whose names are not cached.
@@ -588,8 +591,11 @@ type fieldShape struct {
 type routeOutcome struct {
 	routes []uint64 // a bit per route
 	// plans, by whether the event has a keyword field holding a string
-	// (kwOnly, 1): the scans of the fields, made the first time needed.
+	// (kwOnly, 1): the scans of the fields, made the first time needed,
+	// and the groups the route fields' values satisfy (fixed): those
+	// values are part of the key, so they are scanned once.
 	plans   [2][]scanJob
+	fixed   [2][]int32
 	planned [2]bool
 }
 
@@ -845,16 +851,26 @@ func (s *Set) knowRoutes(sc *setScratch, st *state, sh *fieldShape, ev *event.Ev
 	return out
 }
 
-// plan returns the scans of the fields of an event of shape sh, whose
-// routes are known, kwOnly telling whether it has a keyword field holding
-// a string: for each field with a scanner, its parts worth scanning (live),
+// plan returns the scans of the fields of ev, of shape sh, whose routes
+// are known, kwOnly telling whether it has a keyword field holding a
+// string: for each field with a scanner, its parts worth scanning (live),
 // and the keyword scanner where keyword searches look. A field with no
-// part to scan and no exact values or numbers is left out.
-func (s *Set) plan(sc *setScratch, st *state, sh *fieldShape, kwOnly bool) []scanJob {
-	var jobs []scanJob
+// part to scan and no exact values or numbers is left out; a route field
+// is scanned now, its groups returned as fixed, since every event with the
+// same route key has its value.
+func (s *Set) plan(sc *setScratch, st *state, sh *fieldShape, ev *event.Event, kwOnly bool) (jobs []scanJob, fixed []int32) {
 	add := func(i int, fs *fieldScan) {
 		live := s.live(sc, st, fs, kwOnly)
-		if live != 0 || fs.exact != nil || fs.nums != nil {
+		switch {
+		case live == 0 && fs.exact == nil && fs.nums == nil:
+		case slices.Contains(sh.route, int32(i)):
+			// A route field: its value is the key's, and so are the
+			// groups it satisfies.
+			sc.recording, sc.rec = true, sc.rec[:0]
+			s.scanValue(sc, fs, live, &ev.Fields[i].Value)
+			sc.recording = false
+			fixed = append(fixed, sc.rec...)
+		default:
 			jobs = append(jobs, scanJob{field: int32(i), live: live, fs: fs})
 		}
 	}
@@ -867,7 +883,8 @@ func (s *Set) plan(sc *setScratch, st *state, sh *fieldShape, kwOnly bool) []sca
 			add(i, fs)
 		}
 	}
-	return jobs
+	slices.Sort(fixed)
+	return jobs, slices.Clip(slices.Compact(fixed))
 }
 
 // scannersOf returns the scanners of field i of an event of shape sh: its
@@ -970,8 +987,10 @@ func (s *Set) EvalAll(ctx context.Context, ev *event.Event, emit func(rule int, 
 				k = 1
 			}
 			if !out.planned[k] {
-				out.plans[k], out.planned[k] = s.plan(sc, st, sh, kwOnly), true
+				out.plans[k], out.fixed[k] = s.plan(sc, st, sh, ev, kwOnly)
+				out.planned[k] = true
 			}
+			s.mark(sc, out.fixed[k])
 			for _, j := range out.plans[k] {
 				s.scanValue(sc, j.fs, j.live, &ev.Fields[j.field].Value)
 			}
@@ -1100,6 +1119,10 @@ func (s *Set) scanText(sc *setScratch, fs *fieldScan, live uint64, text string) 
 // mark marks groups satisfied, and adds each rule whose every group is now
 // satisfied to the candidates.
 func (s *Set) mark(sc *setScratch, groups []int32) {
+	if sc.recording {
+		sc.rec = append(sc.rec, groups...)
+		return
+	}
 	gen := sc.gen
 	for _, g := range groups {
 		if sc.gmark[g] == gen {
