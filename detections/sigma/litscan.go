@@ -34,6 +34,8 @@ type litScanner struct {
 	dense  bool
 	gram   *gramScanner
 	anchor *anchorScanner
+	// lits are the literals, by index (Set.merged reads them).
+	lits []string
 }
 
 const matchBit = uint32(1) << 31
@@ -70,6 +72,7 @@ func newLitScanner(lits []string) (*litScanner, error) {
 		a.gram = newGramScanner(long, lids)
 	}
 	a.anchor = newAnchorScanner(lits, ids)
+	a.lits = lits
 	return a, nil
 }
 

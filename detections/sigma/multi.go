@@ -40,7 +40,9 @@ import (
 //     they may read taken from the cached shape (fieldShape.idx), not
 //     searched by name.
 //
-// A Set is immutable and safe for concurrent use.
+// A Set is safe for concurrent use. Its tables are immutable; it keeps
+// the merged automata its scan plans ask for (merge.go), at most
+// maxMerges.
 type Set struct {
 	rules []*Rule
 	metas []detections.Meta
@@ -78,6 +80,9 @@ type Set struct {
 	routeNames   map[string]bool
 	routeDataset bool
 	routeCache   bool
+	// merges holds the merged automata of scan plans (Set.merged).
+	mergeMu sync.Mutex
+	merges  map[mergeKey]*fieldScan
 }
 
 // fieldScan finds the terms of the groups that read one event field.
@@ -861,6 +866,11 @@ func (s *Set) knowRoutes(sc *setScratch, st *state, sh *fieldShape, ev *event.Ev
 func (s *Set) plan(sc *setScratch, st *state, sh *fieldShape, ev *event.Event, kwOnly bool) (jobs []scanJob, fixed []int32) {
 	add := func(i int, fs *fieldScan) {
 		live := s.live(sc, st, fs, kwOnly)
+		if bits.OnesCount64(live) >= 2 {
+			if m := s.merged(fs, live); m != nil {
+				fs, live = m, 1
+			}
+		}
 		switch {
 		case live == 0 && fs.exact == nil && fs.nums == nil:
 		case slices.Contains(sh.route, int32(i)):

@@ -370,6 +370,17 @@ detection:
 		})
 	}
 	wg.Wait()
+	// A Security 4688 event is a process creation too: its command line is
+	// scanned for the literals of both rules by one merged automaton.
+	merged := 0
+	for _, m := range set.merges {
+		if m != nil {
+			merged++
+		}
+	}
+	if merged == 0 {
+		t.Error("no merged automaton: the case does not cover merging")
+	}
 }
 
 // TestAppendValueKey checks that route keys tell apart values that a
