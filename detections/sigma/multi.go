@@ -579,6 +579,8 @@ type fieldShape struct {
 	names  []string
 	fields []*fieldScan // per field: its scanner, nil for none
 	kw     []bool       // per field: a keyword field (Set.keywords)
+	// kwGet are the fields Event.Get finds by the names of keyword fields.
+	kwGet []int32
 	// route lists the fields the routes read (Set.routeNames), and
 	// routeOut the outcome of every route and the plan of the scans by the
 	// key of those fields' values (knowRoutes), at most maxRouteKeys.
@@ -749,7 +751,7 @@ func (s *Set) shapeByName(sc *setScratch, fields []event.Field) *fieldShape {
 		sc.seen = map[shapeKey]bool{}
 	}
 	sc.seen[key] = true
-	sc.one.fields, sc.one.kw, sc.one.route = sc.one.fields[:0], sc.one.kw[:0], sc.one.route[:0]
+	sc.one.fields, sc.one.kw, sc.one.route, sc.one.kwGet = sc.one.fields[:0], sc.one.kw[:0], sc.one.route[:0], sc.one.kwGet[:0]
 	s.resolve(&sc.one, fields)
 	return &sc.one
 }
@@ -780,9 +782,18 @@ func (s *Set) resolve(sh *fieldShape, fields []event.Field) {
 	for i := range fields {
 		n := fields[i].Name
 		sh.fields = append(sh.fields, s.byName[n])
-		sh.kw = append(sh.kw, slices.Contains(s.keywords, n))
+		kw := slices.Contains(s.keywords, n)
+		sh.kw = append(sh.kw, kw)
 		if s.routeNames[n] {
 			sh.route = append(sh.route, int32(i))
+		}
+		if kw {
+			// The field Event.Get finds by this name: its binary search
+			// compares only names.
+			j, ok := slices.BinarySearchFunc(fields, n, func(f event.Field, n string) int { return strings.Compare(f.Name, n) })
+			if ok && !slices.Contains(sh.kwGet, int32(j)) {
+				sh.kwGet = append(sh.kwGet, int32(j))
+			}
 		}
 	}
 }
@@ -980,13 +991,12 @@ func (s *Set) EvalAll(ctx context.Context, ev *event.Event, emit func(rule int, 
 		}
 		kwOnly := false
 		if s.anyField != nil {
-			for i, kw := range sh.kw {
-				if kw && ev.Fields[i].Value.Kind == event.String {
-					// As keyword searches find it (Event.Get).
-					if v, ok := ev.Get(ev.Fields[i].Name); ok && v.Kind == event.String {
-						kwOnly = true
-						break
-					}
+			// A keyword field holding a string, as keyword searches find it
+			// (Event.Get).
+			for _, j := range sh.kwGet {
+				if ev.Fields[j].Value.Kind == event.String {
+					kwOnly = true
+					break
 				}
 			}
 		}
