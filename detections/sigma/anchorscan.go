@@ -33,7 +33,18 @@ type anchorPass struct {
 	b    byte
 	next [4]uint64
 	lits []anchorLit
+	// byPrev, for a pass of more than minPrevLits literals, holds by
+	// the byte before the anchor (ASCII case folded) a bit per literal
+	// (in lits) that byte may precede; start, those whose anchor is their
+	// first byte. hitsAt compares only those, not every literal at each
+	// "::" of an IPv6 address.
+	byPrev *[256]uint32
+	start  uint32
 }
+
+// minPrevLits is the number of literals of a pass from which it indexes
+// them by the byte before the anchor.
+const minPrevLits = 4
 
 type anchorLit struct {
 	lit string // ASCII lower case
@@ -131,6 +142,20 @@ func newAnchorScanner(lits []string, ids []int32) *anchorScanner {
 				p.next[c>>6] |= 1 << (c & 63)
 			}
 		}
+		if len(p.lits) > minPrevLits {
+			p.byPrev = new([256]uint32)
+			for i, l := range p.lits {
+				if l.at == 0 {
+					p.start |= 1 << i
+					continue
+				}
+				c := l.lit[l.at-1]
+				p.byPrev[c] |= 1 << i
+				if 'a' <= c && c <= 'z' {
+					p.byPrev[c-'a'+'A'] |= 1 << i
+				}
+			}
+		}
 		a.passes = append(a.passes, p)
 		if 'a' <= b && b <= 'z' {
 			p.b = b - 'a' + 'A'
@@ -172,6 +197,19 @@ func (p *anchorPass) hitsAt(s string, pos int, hits []int32) []int32 {
 		if c := s[pos+1]; p.next[c>>6]&(1<<(c&63)) == 0 {
 			return hits
 		}
+	}
+	if p.byPrev != nil {
+		m := p.start
+		if pos > 0 {
+			m |= p.byPrev[s[pos-1]]
+		}
+		for ; m != 0; m &= m - 1 {
+			l := &p.lits[bits.TrailingZeros32(m)]
+			if start := pos - l.at; start >= 0 && start+len(l.lit) <= len(s) && equalLowerASCII(s[start:start+len(l.lit)], l.lit) {
+				hits = append(hits, l.id)
+			}
+		}
+		return hits
 	}
 	for _, l := range p.lits {
 		if start := pos - l.at; start >= 0 && start+len(l.lit) <= len(s) && equalLowerASCII(s[start:start+len(l.lit)], l.lit) {

@@ -128,6 +128,48 @@ func TestScanners(t *testing.T) {
 	}
 }
 
+// TestAnchorPrev checks an anchor pass of many literals, compared only
+// where the byte before the anchor may precede it in one (byPrev),
+// against strings.Contains: the Mimikatz keywords around IPv6 addresses,
+// in both cases, at the start and end of the text.
+func TestAnchorPrev(t *testing.T) {
+	lits := []string{"::printnightmare", "dpapi::masterkey", "event::clear", "event::drop", "kerberos::golden",
+		"kerberos::ptt", "lsadump::", "misc::skeleton", "privilege::debug", "sekurlsa::", "sc::shadowcopies"}
+	ids := make([]int32, len(lits))
+	for i := range ids {
+		ids[i] = int32(i)
+	}
+	a := newAnchorScanner(lits, ids)
+	if a == nil {
+		t.Fatal("no anchor scanner")
+	}
+	indexed := false
+	for _, p := range a.passes {
+		indexed = indexed || p.byPrev != nil
+	}
+	if !indexed {
+		t.Fatal("no pass indexed by the byte before its anchor: the case proves nothing")
+	}
+	texts := []string{
+		"::printnightmare", "x fe80::1 ::1 SEKURLSA::logonpasswords", "misc::skeleton", "c::shadowcopies sc::shadowcopies",
+		"Kerberos::PTT", "lsadump:: dpapi::masterke", "event::clea", "privilege::debug",
+	}
+	for _, text := range texts {
+		for _, pad := range []int{0, 300} {
+			text := strings.Repeat("a:b ", pad/4) + text
+			found := make([]bool, len(lits))
+			for _, h := range a.scan(text, nil) {
+				found[h] = true
+			}
+			for i, l := range lits {
+				if want := strings.Contains(lowerASCII(text), l); found[i] != want {
+					t.Errorf("%q in %q: found %v, want %v", l, text, found[i], want)
+				}
+			}
+		}
+	}
+}
+
 // TestPairMasks checks the vector pair filter against the scalar one on
 // random anchors, next bytes and texts of every length around the blocks'
 // edges.
