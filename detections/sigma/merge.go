@@ -14,7 +14,7 @@ import (
 // the first time that field meets that set of parts and kept in the Set.
 const (
 	maxMergedLits = 256  // literals of a merged automaton, at most
-	maxMerges     = 4096 // merged automata (or refusals) a Set keeps
+	maxMerges     = 1024 // merged automata (or refusals) a Set keeps
 )
 
 // mergeKey names a field's scanner and a set of its parts (a bit each).
