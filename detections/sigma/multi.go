@@ -35,7 +35,10 @@ import (
 //     condition (route) is checked at most once per event. The outcome of
 //     every route depends only on the values of the few fields the routes
 //     read: for events of a field shape seen before, it is cached by those
-//     values, so that all routes are known with one lookup;
+//     values, so that all routes are known with one lookup, and with them
+//     the plan of the scans (routeOutcome): which fields to scan with which
+//     parts (two or more small parts of a field merged into one automaton,
+//     Set.merged), and the groups the route fields' own values satisfy;
 //   - the rules that pass are evaluated with the position of every field
 //     they may read taken from the cached shape (fieldShape.idx), not
 //     searched by name.
