@@ -543,8 +543,10 @@ type setScratch struct {
 	// events share interned names, so that a few lists of addresses stand
 	// for each shape.
 	byAddr map[shapeKey]*addrShape
-	// indexed counts the entries of the cached shapes' indexes.
-	indexed int
+	// indexed counts the entries of the cached shapes' indexes, planCells
+	// the jobs and groups of their scan plans.
+	indexed   int
+	planCells int
 	// recording: mark appends the groups to rec instead (Set.plan).
 	recording bool
 	rec       []int32
@@ -624,6 +626,11 @@ const maxRouteKeys = 64
 // maxShapes bounds the shapes (and the fingerprints seen once) a scratch
 // keeps; beyond it the cache starts afresh.
 const maxShapes = 1024
+
+// maxPlanCells bounds the jobs and fixed groups of the scan plans a scratch
+// keeps (about 6 MiB): beyond it, the events of shapes and route keys
+// without a plan are scanned field by field, without one.
+const maxPlanCells = 1 << 18
 
 // maxIndexCells bounds the entries of the shape indexes (fieldShape.idx)
 // a scratch keeps, 4 MiB: a shape beyond it has none, and its candidates
@@ -740,7 +747,7 @@ func (s *Set) shapeByName(sc *setScratch, fields []event.Field) *fieldShape {
 		}
 		s.resolve(sh, fields)
 		if sc.shapes == nil || len(sc.shapes) >= maxShapes {
-			sc.shapes, sc.indexed = map[shapeKey]*fieldShape{}, 0
+			sc.shapes, sc.indexed, sc.planCells = map[shapeKey]*fieldShape{}, 0, 0
 			clear(sc.byAddr)
 		}
 		if sc.indexed+s.nids <= maxIndexCells {
@@ -977,6 +984,12 @@ func (sc *setScratch) reset(s *Set) {
 func (s *Set) EvalAll(ctx context.Context, ev *event.Event, emit func(rule int, f detections.Finding)) error {
 	sc := setScratchPool.Get().(*setScratch)
 	defer setScratchPool.Put(sc)
+	s.evalWith(sc, ev, emit)
+	return nil
+}
+
+// evalWith is EvalAll with the scratch sc.
+func (s *Set) evalWith(sc *setScratch, ev *event.Event, emit func(rule int, f detections.Finding)) {
 	sc.reset(s)
 	st := getFreshState(ev)
 	defer putState(st)
@@ -1003,16 +1016,18 @@ func (s *Set) EvalAll(ctx context.Context, ev *event.Event, emit func(rule int, 
 				}
 			}
 		}
-		if out != nil {
-			// The shape and the routes fix what to scan in each field.
-			k := 0
-			if kwOnly {
-				k = 1
-			}
-			if !out.planned[k] {
-				out.plans[k], out.fixed[k] = s.plan(sc, st, sh, ev, kwOnly)
-				out.planned[k] = true
-			}
+		// The shape and the routes fix what to scan in each field: the
+		// plan, made the first time (within maxPlanCells).
+		k := 0
+		if kwOnly {
+			k = 1
+		}
+		if out != nil && !out.planned[k] && sc.planCells < maxPlanCells {
+			out.plans[k], out.fixed[k] = s.plan(sc, st, sh, ev, kwOnly)
+			out.planned[k] = true
+			sc.planCells += len(out.plans[k]) + len(out.fixed[k]) + 1
+		}
+		if out != nil && out.planned[k] {
 			s.mark(sc, out.fixed[k])
 			for _, j := range out.plans[k] {
 				s.scanValue(sc, j.fs, j.live, &ev.Fields[j.field].Value)
@@ -1051,7 +1066,6 @@ func (s *Set) EvalAll(ctx context.Context, ev *event.Event, emit func(rule int, 
 			emit(int(i), r.finding(ev))
 		}
 	}
-	return nil
 }
 
 // routeHolds evaluates log source condition ri at most once per event.

@@ -412,6 +412,29 @@ detection:
 		})
 	}
 	wg.Wait()
+	// A scratch whose plans are at their bound scans field by field, with
+	// the same findings.
+	full := &setScratch{planCells: maxPlanCells, shapes: map[shapeKey]*fieldShape{}}
+	for n := range 3 * len(events) {
+		i := n % len(events)
+		var got []int
+		set.evalWith(full, events[i], func(ri int, _ detections.Finding) { got = append(got, ri) })
+		if !slices.Equal(got, want[i]) {
+			t.Errorf("plans at their bound, event %d: set fired %v, rules %v", i, got, want[i])
+		}
+	}
+	outcomes := 0
+	for _, sh := range full.shapes {
+		for _, out := range sh.routeOut {
+			outcomes++
+			if out.planned[0] || out.planned[1] {
+				t.Error("a plan made beyond maxPlanCells")
+			}
+		}
+	}
+	if outcomes == 0 {
+		t.Error("no route outcome cached: the bound was not reached")
+	}
 	// A Security 4688 event is a process creation too: its command line is
 	// scanned for the literals of both rules by one merged automaton.
 	merged := 0
