@@ -11,7 +11,7 @@ import (
 // only where an anchor occurs and the byte after it may follow it in one.
 // It reads a kilobyte of text faster than an automaton steps through it.
 const (
-	maxAnchorLits   = 24  // literals of a set scanned by anchors, at most
+	maxAnchorLits   = 24  // literals of a set scanned by anchors, at most (32 at most: a bit each in anchorPass.hitsAt)
 	maxAnchorPasses = 6   // byte searches per text, at most
 	minAnchorText   = 256 // shorter texts are scanned by the automaton
 )
@@ -198,20 +198,16 @@ func (p *anchorPass) hitsAt(s string, pos int, hits []int32) []int32 {
 			return hits
 		}
 	}
+	// The literals to compare, a bit each (at most maxAnchorLits).
+	m := uint32(1)<<len(p.lits) - 1
 	if p.byPrev != nil {
-		m := p.start
+		m = p.start
 		if pos > 0 {
 			m |= p.byPrev[s[pos-1]]
 		}
-		for ; m != 0; m &= m - 1 {
-			l := &p.lits[bits.TrailingZeros32(m)]
-			if start := pos - l.at; start >= 0 && start+len(l.lit) <= len(s) && equalLowerASCII(s[start:start+len(l.lit)], l.lit) {
-				hits = append(hits, l.id)
-			}
-		}
-		return hits
 	}
-	for _, l := range p.lits {
+	for ; m != 0; m &= m - 1 {
+		l := &p.lits[bits.TrailingZeros32(m)]
 		if start := pos - l.at; start >= 0 && start+len(l.lit) <= len(s) && equalLowerASCII(s[start:start+len(l.lit)], l.lit) {
 			hits = append(hits, l.id)
 		}
