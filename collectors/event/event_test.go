@@ -293,3 +293,35 @@ func TestFieldSlab(t *testing.T) {
 		}
 	}
 }
+
+// TestPrefetch runs Prefetch on events of every kind of value, a text
+// longer than its bound and an event without fields: it must not fault
+// and must leave the event as it was.
+func TestPrefetch(t *testing.T) {
+	long := strings.Repeat("x", maxPrefetch+100)
+	events := []Event{
+		{},
+		{Fields: []Field{}},
+		{Fields: []Field{
+			{Name: "a", Value: Value{Kind: String, Str: ""}},
+			{Name: "b", Value: Value{Kind: String, Str: long}},
+			{Name: "c", Value: Value{Kind: Number, Num: 3, Str: "3"}},
+			{Name: "d", Value: Value{Kind: List, List: []Value{{Kind: String, Str: "x"}, {Kind: List}}}},
+			{Name: "e", Value: Value{Kind: List, List: []Value{}}},
+			{Name: "f", Value: Value{Kind: Null}},
+		}},
+	}
+	var dec Decoder
+	var ev Event
+	if err := dec.Decode([]byte(`{"Event":{"System":{"EventID":1},"EventData":{"Image":"C:\\x.exe","List":[1,"a",[2]]}}}`), &ev); err != nil {
+		t.Fatal(err)
+	}
+	events = append(events, ev)
+	for i := range events {
+		before := string(AppendJSON(nil, &events[i]))
+		events[i].Prefetch()
+		if after := string(AppendJSON(nil, &events[i])); after != before {
+			t.Errorf("event %d changed: %s, was %s", i, after, before)
+		}
+	}
+}
