@@ -49,6 +49,9 @@ import (
 type Set struct {
 	rules []*Rule
 	metas []detections.Meta
+	// dets are the rules' detections (Rule.det), so that evaluating one
+	// reads no Rule, whose metadata lies before it.
+	dets []*node
 	// routes are the distinct log source conditions (nil: none), routeOf
 	// each rule's.
 	routes  []*node
@@ -57,9 +60,10 @@ type Set struct {
 	// whenever their route holds.
 	always []int32
 	// need[i] is the number of groups of rule i; groupRule[g] the rule of
-	// group g.
+	// group g; groupInfo[g] both, for marking, as rule<<3 | need.
 	need      []int32
 	groupRule []int32
+	groupInfo []uint32
 	// byName holds the scanner of each event field name some group reads;
 	// the one under event.KeyDataset also scans Event.Dataset.
 	byName map[string]*fieldScan
@@ -290,6 +294,7 @@ func NewSet(rules []detections.Rule) (*Set, error) {
 		i := int32(len(s.rules))
 		s.rules = append(s.rules, r)
 		s.metas = append(s.metas, r.meta)
+		s.dets = append(s.dets, r.det)
 		ri, ok := routeOf[r.ls]
 		if !ok {
 			ri = int32(len(s.routes))
@@ -517,6 +522,10 @@ func NewSet(rules []detections.Rule) (*Set, error) {
 	}
 	s.routeFields()
 	s.nids = candNameCount()
+	s.groupInfo = make([]uint32, len(s.groupRule))
+	for g, r := range s.groupRule {
+		s.groupInfo[g] = uint32(r)<<3 | uint32(s.need[r])
+	}
 	return s, nil
 }
 
@@ -526,9 +535,9 @@ func (s *Set) Metas() []detections.Meta { return s.metas }
 // setScratch is per-evaluation memory, pooled.
 type setScratch struct {
 	gen   uint32
-	gmark []uint32   // per group: gen when satisfied
-	rmark []ruleMark // per rule
-	route []uint32   // per route: gen<<1 | holds, when evaluated
+	gbits []uint64 // a bit per group satisfied (cleared by reset)
+	rmark []uint32 // per rule: gen<<3 | groups satisfied during gen
+	route []uint32 // per route: gen<<1 | holds, when evaluated
 	hits  []int32
 	cands []int32
 	key   []byte // the route key of the event (knowRoutes)
@@ -554,13 +563,6 @@ type setScratch struct {
 	touched byte
 	// one is the shape of an event whose names are not cached.
 	one fieldShape
-}
-
-// ruleMark counts the groups of a rule satisfied during the evaluation
-// gen (setScratch.gen); an older gen counts none.
-type ruleMark struct {
-	gen   uint32
-	count int32
 }
 
 // addrShape is an entry of setScratch.byAddr: the names of events (the
@@ -962,15 +964,20 @@ var setScratchPool = sync.Pool{New: func() any { return &setScratch{} }}
 // scratch, whichever Set uses it; all marks are cleared together when an
 // array grows (for a larger Set) or gen would overflow.
 func (sc *setScratch) reset(s *Set) {
-	if len(sc.gmark) < len(s.groupRule) || len(sc.rmark) < len(s.rules) || len(sc.route) < len(s.routes) {
-		sc.gmark = make([]uint32, max(len(sc.gmark), len(s.groupRule)))
-		sc.rmark = make([]ruleMark, max(len(sc.rmark), len(s.rules)))
+	if len(sc.rmark) < len(s.rules) || len(sc.route) < len(s.routes) {
+		sc.rmark = make([]uint32, max(len(sc.rmark), len(s.rules)))
 		sc.route = make([]uint32, max(len(sc.route), len(s.routes)))
 		sc.gen = 0
 	}
+	// A bit per group: a few kilobytes, cleared at once, that stay in the
+	// processor's first-level cache.
+	if n := (len(s.groupInfo) + 63) / 64; len(sc.gbits) < n {
+		sc.gbits = make([]uint64, n)
+	} else {
+		clear(sc.gbits[:n])
+	}
 	sc.gen++
-	if sc.gen >= 1<<31 { // route marks keep gen<<1
-		clear(sc.gmark)
+	if sc.gen >= 1<<28 { // rule marks keep gen<<3
 		clear(sc.rmark)
 		clear(sc.route)
 		sc.gen = 1
@@ -1062,8 +1069,8 @@ func (s *Set) evalWith(sc *setScratch, ev *event.Event, emit func(rule int, f de
 		if !s.routeHolds(sc, st, s.routeOf[i]) {
 			continue
 		}
-		if r := s.rules[i]; r.det.eval(st) {
-			emit(int(i), r.finding(ev))
+		if s.dets[i].eval(st) {
+			emit(int(i), s.rules[i].finding(ev))
 		}
 	}
 }
@@ -1162,18 +1169,21 @@ func (s *Set) mark(sc *setScratch, groups []int32) {
 	}
 	gen := sc.gen
 	for _, g := range groups {
-		if sc.gmark[g] == gen {
+		w, bit := g>>6, uint64(1)<<(g&63)
+		if sc.gbits[w]&bit != 0 {
 			continue
 		}
-		sc.gmark[g] = gen
-		r := s.groupRule[g]
-		m := &sc.rmark[r]
-		if m.gen != gen {
-			*m = ruleMark{gen: gen}
+		sc.gbits[w] |= bit
+		gi := s.groupInfo[g]
+		r := gi >> 3
+		m := sc.rmark[r]
+		if m>>3 != gen {
+			m = gen << 3
 		}
-		m.count++
-		if m.count == s.need[r] {
-			sc.cands = append(sc.cands, r)
+		m++
+		sc.rmark[r] = m
+		if m&7 == gi&7 {
+			sc.cands = append(sc.cands, int32(r))
 		}
 	}
 }

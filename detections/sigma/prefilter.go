@@ -18,7 +18,10 @@ const (
 )
 
 // maxGroups bounds the literal groups kept for one rule: the strongest ones.
+// A Set counts them in three bits (Set.groupInfo).
 const maxGroups = 6
+
+var _ [7 - maxGroups]struct{} // maxGroups fits in three bits
 
 // termKind is how a litTerm is found in an event.
 type termKind uint8
