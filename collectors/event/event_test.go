@@ -294,9 +294,9 @@ func TestFieldSlab(t *testing.T) {
 	}
 }
 
-// TestPrefetch runs Prefetch on events of every kind of value, a text
-// longer than its bound and an event without fields: it must not fault
-// and must leave the event as it was.
+// TestPrefetch runs the prefetches on events of every kind of value, a
+// text longer than their bound and an event without fields: they must not
+// fault and must leave the events as they were.
 func TestPrefetch(t *testing.T) {
 	long := strings.Repeat("x", maxPrefetch+100)
 	events := []Event{
@@ -317,11 +317,20 @@ func TestPrefetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	events = append(events, ev)
+	var before []string
 	for i := range events {
-		before := string(AppendJSON(nil, &events[i]))
-		events[i].Prefetch()
-		if after := string(AppendJSON(nil, &events[i])); after != before {
-			t.Errorf("event %d changed: %s, was %s", i, after, before)
+		before = append(before, string(AppendJSON(nil, &events[i])))
+	}
+	for i := -3; i <= len(events); i++ {
+		PrefetchAhead(events, i)
+	}
+	for i := range events {
+		events[i].PrefetchFields()
+		events[i].PrefetchValues()
+	}
+	for i := range events {
+		if after := string(AppendJSON(nil, &events[i])); after != before[i] {
+			t.Errorf("event %d changed: %s, was %s", i, after, before[i])
 		}
 	}
 }

@@ -276,10 +276,8 @@ func (e *Engine) eval(ctx context.Context, rs *ruleSet, events []event.Event, ou
 	}
 	for i := range events {
 		ev := &events[i]
-		// The next event's memory arrives while this one is evaluated.
-		if i+1 < len(events) {
-			events[i+1].Prefetch()
-		}
+		// The next events' memory arrives while this one is evaluated.
+		event.PrefetchAhead(events, i)
 		for ri, r := range rs.single {
 			if err := r.Eval(ctx, ev, emits[ri]); err != nil {
 				e.ruleErrors.Add(1)

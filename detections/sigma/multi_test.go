@@ -222,9 +222,9 @@ func TestSetMatchesRules(t *testing.T) {
 }
 
 // BenchmarkSigmaHQWindowsSet is BenchmarkSigmaHQWindows through a Set,
-// with each event's memory prefetched while the one before is evaluated,
-// as the engine evaluates a batch (event.Event.Prefetch); set-MiB is the
-// heap the Set adds to the compiled rules (its automata and tables).
+// with the next events' memory prefetched while one is evaluated, as the
+// engine evaluates a batch (event.PrefetchAhead); set-MiB is the heap the
+// Set adds to the compiled rules (its automata and tables).
 func BenchmarkSigmaHQWindowsSet(b *testing.B) {
 	rules, heap := sigmaHQWindows(b)
 	var ms0, ms1 runtime.MemStats
@@ -250,11 +250,12 @@ func BenchmarkSigmaHQWindowsSet(b *testing.B) {
 	i := 0
 	last := time.Now()
 	for b.Loop() {
-		ev := &events[i%len(events)]
+		j := i % len(events)
 		i++
-		// As the engine does for the next event of a batch.
-		events[i%len(events)].Prefetch()
-		_ = set.EvalAll(ctx, ev, emit)
+		// As the engine does for the next events of a batch (the corpus
+		// is one batch, evaluated again and again).
+		event.PrefetchAhead(events, j)
+		_ = set.EvalAll(ctx, &events[j], emit)
 		now := time.Now()
 		lat.add(now.Sub(last))
 		last = now
