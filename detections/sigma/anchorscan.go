@@ -215,18 +215,29 @@ func (p *anchorPass) hitsAt(s string, pos int, hits []int32) []int32 {
 	return hits
 }
 
-// equalLowerASCII reports whether s, ASCII lower-cased, is low.
+// equalLowerASCII reports whether s, ASCII lower-cased, is low (of the
+// same length), eight bytes at a time.
 func equalLowerASCII(s, low string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if lowerWord(load64(s[i:])) != load64(low[i:]) {
+			return false
 		}
-		if c != low[i] {
+	}
+	for ; i < len(s); i++ {
+		if foldTable[s[i]] != low[i] {
 			return false
 		}
 	}
 	return true
+}
+
+// load64 reads the first eight bytes of s (at least eight), the first in
+// the low byte.
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // minPairText is the text length from which the pair filter scans it.

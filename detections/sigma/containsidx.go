@@ -144,6 +144,52 @@ func (x *affixIndex) any(s string) bool {
 	return false
 }
 
+// anyHay is any for a value: its lower-cased text when known, else its
+// text, of which only the key's bytes are lowered (into a buffer on the
+// stack) and the values compared ASCII case-insensitively.
+func (x *affixIndex) anyHay(st *state, h *hay) bool {
+	t := h.text
+	if h.lowOK || x.k > maxAffixKey {
+		return x.any(h.lower(st))
+	}
+	if len(t) < x.k {
+		return false
+	}
+	var buf [maxAffixKey]byte
+	key := buf[:x.k]
+	if x.shape == shSuffix {
+		copy(key, t[len(t)-x.k:])
+	} else {
+		copy(key, t[:x.k])
+	}
+	for i, c := range key {
+		key[i] = foldTable[c]
+	}
+	for _, l := range x.byKey[string(key)] {
+		n := len(l)
+		switch {
+		case x.shape == shExact:
+			if len(t) == n && equalLowerASCII(t, l) {
+				return true
+			}
+		case len(t) < n:
+		case x.shape == shPrefix:
+			if equalLowerASCII(t[:n], l) {
+				return true
+			}
+		default:
+			if equalLowerASCII(t[len(t)-n:], l) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// maxAffixKey bounds the key anyHay lowers on the stack; a longer one
+// lowers the text.
+const maxAffixKey = 32
+
 // index builds the indexes of a test that is answered by any of its
 // matchers: its ASCII case-insensitive contains values (looked up in the
 // lower-cased text), its case-sensitive ones (base64 forms, cased; looked

@@ -212,3 +212,53 @@ func FuzzGlob(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFoldCompare checks the ASCII case folding done eight bytes at a
+// time (state.lowerASCII, equalLowerASCII) and the affix lookups that
+// compare the text without lowering it against the plain definitions.
+func FuzzFoldCompare(f *testing.F) {
+	f.Add("C:\\Windows\\System32\\SVCHOST.EXE", "\\svchost.exe")
+	f.Add("abcdefghABCDEFGH@[`{", "GH@[")
+	f.Add("\xc3\x84BC\x80zZ", "bc")
+	f.Fuzz(func(t *testing.T, text, lit string) {
+		var st state
+		low := lowerASCII(text)
+		if got := st.lowerASCII(text); got != low {
+			t.Fatalf("state.lowerASCII(%q) = %q, want %q", text, got, low)
+		}
+		if got := equalLowerASCII(text, low); !got {
+			t.Fatalf("equalLowerASCII(%q, %q) = false", text, low)
+		}
+		if len(lit) == len(text) {
+			if got, want := equalLowerASCII(text, lit), low == lit; got != want {
+				t.Fatalf("equalLowerASCII(%q, %q) = %v, want %v", text, lit, got, want)
+			}
+		}
+		lit = lowerASCII(lit)
+		if lit == "" {
+			return
+		}
+		lits := []string{lit, lit + "x", "y" + lit}
+		for _, sh := range []shape{shExact, shPrefix, shSuffix} {
+			x := newAffixIndex(sh, lits)
+			h := hay{text: text}
+			if got, want := x.anyHay(&st, &h), x.any(low); got != want {
+				t.Fatalf("shape %d, %q in %q: anyHay %v, any %v", sh, lits, text, got, want)
+			}
+			p := pattern{fold: foldASCII, shape: sh, lit: lit}
+			h = hay{text: text}
+			var want bool
+			switch sh {
+			case shExact:
+				want = low == lit
+			case shPrefix:
+				want = strings.HasPrefix(low, lit)
+			default:
+				want = strings.HasSuffix(low, lit)
+			}
+			if got := p.match(&st, &h); got != want {
+				t.Fatalf("pattern %d %q on %q: %v, want %v", sh, lit, text, got, want)
+			}
+		}
+	})
+}

@@ -144,6 +144,19 @@ func (p *pattern) match(st *state, h *hay) bool {
 	var s string
 	switch p.fold {
 	case foldASCII:
+		if !h.lowOK {
+			// An exact, prefix or suffix value is compared with the text's
+			// bytes ASCII lower-cased as they are read: the text need not
+			// be lowered whole.
+			switch t, n := h.text, len(p.lit); p.shape {
+			case shExact:
+				return len(t) == n && equalLowerASCII(t, p.lit)
+			case shPrefix:
+				return len(t) >= n && equalLowerASCII(t[:n], p.lit)
+			case shSuffix:
+				return len(t) >= n && equalLowerASCII(t[len(t)-n:], p.lit)
+			}
+		}
 		s = h.lower(st)
 	case foldNone:
 		s = h.text
