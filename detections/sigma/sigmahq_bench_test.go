@@ -18,6 +18,7 @@ import (
 
 	"github.com/mangrove-soc/mangrove/collectors/event"
 	"github.com/mangrove-soc/mangrove/detections"
+	"github.com/mangrove-soc/mangrove/internal/wire"
 )
 
 // otrfCorpus decodes the events of the OTRF Windows archives (the .json
@@ -85,6 +86,44 @@ func otrfCorpus(tb testing.TB, limit int) []event.Event {
 	return out
 }
 
+// consumerCorpus returns events as the detection engine receives them: the
+// events encoded into bus message payloads (wire's format, at most
+// maxPayload bytes each) and decoded by a wire.Decoder, which lays each
+// message's events out together (fields in one slab, texts in the
+// payload's copy and one arena).
+func consumerCorpus(tb testing.TB, events []event.Event) []event.Event {
+	const maxPayload = 1 << 20
+	var out []event.Event
+	dec := wire.NewDecoder(maxPayload)
+	var buf []byte
+	flush := func(want int) {
+		if len(buf) == 0 {
+			return
+		}
+		evs, bad := dec.Decode(buf)
+		if bad != 0 || len(evs) != want {
+			tb.Fatalf("decoded %d events, %d bad, want %d", len(evs), bad, want)
+		}
+		out = append(out, evs...)
+		buf = buf[:0]
+	}
+	n := 0
+	for i := range events {
+		line := event.AppendJSON(nil, &events[i])
+		if len(buf)+1+len(line) > maxPayload {
+			flush(n)
+			n = 0
+		}
+		if len(buf) > 0 {
+			buf = append(buf, '\n')
+		}
+		buf = append(buf, line...)
+		n++
+	}
+	flush(n)
+	return out
+}
+
 // sigmaHQWindows compiles every SigmaHQ rule under a windows folder and
 // returns the rules and the heap they hold.
 // windowsProduct finds the files that name the windows product; the rules
@@ -125,12 +164,13 @@ func sigmaHQWindows(tb testing.TB) ([]detections.Rule, uint64) {
 }
 
 // BenchmarkSigmaHQWindows evaluates every SigmaHQ Windows rule on each
-// event of the OTRF corpus, one event per iteration, on one goroutine:
+// event of the OTRF corpus (as the engine receives it from the bus:
+// consumerCorpus), one event per iteration, on one goroutine:
 // events/s, the p50 and p99 latency of one event, and the heap of the
 // compiled rules.
 func BenchmarkSigmaHQWindows(b *testing.B) {
 	rules, heap := sigmaHQWindows(b)
-	events := otrfCorpus(b, 20_000)
+	events := consumerCorpus(b, otrfCorpus(b, 20_000))
 	if len(events) == 0 {
 		b.Skip("no OTRF events")
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/mangrove-soc/mangrove/collectors/event"
 )
@@ -13,7 +12,7 @@ import (
 // A bus message's payload is the events of (part of) one batch, each encoded
 // with event.AppendJSON and separated by '\n' (no trailing newline).
 // AppendJSON escapes control characters inside strings, so a line is exactly
-// one event. The consumer reads it back with a trusted event.Decoder.
+// one event. The consumer reads it back with a wire.Decoder.
 
 // chunk is one encoded bus message.
 type chunk struct {
@@ -87,53 +86,4 @@ func msgID(events []event.Event, data []byte) string {
 	}
 	sum := sha256.Sum256(buf)
 	return hex.EncodeToString(sum[:16])
-}
-
-// decoder decodes message payloads. It is not safe for concurrent use.
-type decoder struct {
-	fast fastDecoder
-	slow event.Decoder
-}
-
-// newDecoder returns the decoder for the payloads of messages of at most
-// maxMsgBytes: trusted (the bus wrote the metadata) and with limits no
-// smaller than what a message can hold, so that every event the publisher
-// accepted decodes.
-func newDecoder(maxMsgBytes int) *decoder {
-	return &decoder{slow: event.Decoder{
-		Trusted: true,
-		Limits:  event.Limits{MaxBytes: maxMsgBytes, MaxDepth: 64, MaxFields: maxMsgBytes},
-	}}
-}
-
-// decodeMessage decodes the events of one message payload. Lines that do not
-// decode are skipped and counted in bad; a message without any decodable
-// event is poison. The events' strings share one copy of data.
-func (d *decoder) decodeMessage(data []byte) (events []event.Event, bad int) {
-	if len(data) == 0 {
-		return nil, 0
-	}
-	s := string(data)
-	n := strings.Count(s, "\n") + 1
-	events = make([]event.Event, 0, n)
-	d.fast.reset(n, len(data))
-	for start := 0; start <= len(s); {
-		end := strings.IndexByte(s[start:], '\n')
-		if end < 0 {
-			end = len(s)
-		} else {
-			end += start
-		}
-		events = append(events, event.Event{})
-		ev := &events[len(events)-1]
-		if !d.fast.decode(s[start:end], ev) {
-			*ev = event.Event{}
-			if err := d.slow.Decode(data[start:end], ev); err != nil {
-				events = events[:len(events)-1]
-				bad++
-			}
-		}
-		start = end + 1
-	}
-	return events, bad
 }

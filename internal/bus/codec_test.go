@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mangrove-soc/mangrove/collectors/event"
+	"github.com/mangrove-soc/mangrove/internal/wire"
 )
 
 func TestEncodeDecodeRoundTrip(t *testing.T) {
@@ -28,7 +29,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	if len(chunks) != 1 || chunks[0].events != len(evs) {
 		t.Fatalf("got %d chunks, want 1 with %d events", len(chunks), len(evs))
 	}
-	got, bad := newDecoder(1 << 20).decodeMessage(chunks[0].data)
+	got, bad := wire.NewDecoder(1 << 20).Decode(chunks[0].data)
 	if bad != 0 || len(got) != len(evs) {
 		t.Fatalf("decoded %d events, %d bad; want %d, 0", len(got), bad, len(evs))
 	}
@@ -56,7 +57,7 @@ func TestEncodeSplits(t *testing.T) {
 	}
 	var all []event.Event
 	ids := map[string]bool{}
-	dec := newDecoder(max)
+	dec := wire.NewDecoder(max)
 	for i, c := range chunks {
 		if len(c.data) > max {
 			t.Errorf("chunk %d: %d bytes > %d", i, len(c.data), max)
@@ -65,7 +66,7 @@ func TestEncodeSplits(t *testing.T) {
 			t.Errorf("chunk %d: repeated message ID", i)
 		}
 		ids[c.id] = true
-		got, bad := dec.decodeMessage(c.data)
+		got, bad := dec.Decode(c.data)
 		if bad != 0 || len(got) != c.events {
 			t.Errorf("chunk %d: %d events, %d bad; want %d", i, len(got), bad, c.events)
 		}
@@ -132,7 +133,7 @@ func TestDecodeMessageSkipsBadLines(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			evs, bad := newDecoder(1 << 20).decodeMessage(tt.data)
+			evs, bad := wire.NewDecoder(1 << 20).Decode(tt.data)
 			if len(evs) != tt.wantEvent || bad != tt.wantBad {
 				t.Errorf("got %d events, %d bad; want %d, %d", len(evs), bad, tt.wantEvent, tt.wantBad)
 			}
@@ -146,9 +147,9 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Add([]byte(`{"a":1}` + "\n" + `{"b":[1,{"c":2}]}`))
 	f.Add([]byte("\n\n"))
 	f.Add([]byte(`{"mangrove.id":"x","@timestamp":"2026-01-01T00:00:00Z"}`))
-	dec := newDecoder(1 << 20)
+	dec := wire.NewDecoder(1 << 20)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		evs, bad := dec.decodeMessage(data)
+		evs, bad := dec.Decode(data)
 		lines := 0
 		if len(data) > 0 {
 			lines = bytes.Count(data, []byte{'\n'}) + 1
@@ -166,7 +167,7 @@ func FuzzDecodeMessage(f *testing.F) {
 		}
 		var again []event.Event
 		for _, c := range cs {
-			got, bad := dec.decodeMessage(c.data)
+			got, bad := dec.Decode(c.data)
 			if bad != 0 {
 				t.Fatalf("re-encoded events do not decode: %q", c.data)
 			}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mangrove-soc/mangrove/internal/wire"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 )
@@ -60,7 +61,7 @@ func (j *JetStream) Consume(ctx context.Context, name string, workers int, h Han
 	g, gctx := errgroup.WithContext(runCtx)
 	for range workers {
 		g.Go(func() error {
-			dec := newDecoder(j.cfg.MaxMsgBytes)
+			dec := wire.NewDecoder(j.cfg.MaxMsgBytes)
 			for {
 				msg, err := it.Next(jetstream.NextContext(gctx))
 				if err != nil {
@@ -106,7 +107,7 @@ func (j *JetStream) release(it jetstream.MessagesContext) {
 }
 
 // handle decodes one message, runs h and settles the message.
-func (j *JetStream) handle(ctx context.Context, name string, dec *decoder, msg jetstream.Msg, h Handler) {
+func (j *JetStream) handle(ctx context.Context, name string, dec *wire.Decoder, msg jetstream.Msg, h Handler) {
 	var delivered uint64 = 1
 	md, err := msg.Metadata()
 	if err == nil {
@@ -115,7 +116,7 @@ func (j *JetStream) handle(ctx context.Context, name string, dec *decoder, msg j
 	if delivered > 1 {
 		j.stats.redeliveries.Add(1)
 	}
-	events, bad := dec.decodeMessage(msg.Data())
+	events, bad := dec.Decode(msg.Data())
 	j.stats.decodeFailures.Add(uint64(bad))
 	if len(events) == 0 {
 		j.stats.poisonMessages.Add(1)

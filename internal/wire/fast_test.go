@@ -1,10 +1,12 @@
-package bus
+package wire
 
 import (
 	"bytes"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mangrove-soc/mangrove/collectors/event"
 )
@@ -12,7 +14,7 @@ import (
 // TestFastDecoderAcceptsCanonical checks that the fast path takes what
 // event.AppendJSON writes (but \u escapes) and agrees with event.Decoder.
 func TestFastDecoderAcceptsCanonical(t *testing.T) {
-	evs := makeEvents(1, 20)
+	evs := testEvents(20)
 	odd := event.Event{ID: "x", Tenant: "t"}
 	odd.Set("", event.StringValue("empty name"))
 	odd.Set("path", event.StringValue(`C:\Windows\System32 "quoted" line1`+"\n\tline2 é 😀"))
@@ -58,7 +60,7 @@ func TestFastDecoderDeclines(t *testing.T) {
 // FuzzFastDecoder checks that whatever the fast path accepts, event.Decoder
 // decodes to the same Event.
 func FuzzFastDecoder(f *testing.F) {
-	for _, ev := range makeEvents(1, 3) {
+	for _, ev := range testEvents(3) {
 		f.Add(string(event.AppendJSON(nil, &ev)))
 	}
 	for _, s := range []string{
@@ -83,7 +85,7 @@ func FuzzFastDecoder(f *testing.F) {
 
 func checkSameAsDecoder(t *testing.T, line string, got *event.Event) {
 	t.Helper()
-	d := newDecoder(1 << 20).slow
+	d := NewDecoder(1 << 20).slow
 	var want event.Event
 	if err := d.Decode([]byte(line), &want); err != nil {
 		t.Fatalf("fast path accepted %q, event.Decoder: %v", line, err)
@@ -94,27 +96,24 @@ func checkSameAsDecoder(t *testing.T, line string, got *event.Event) {
 }
 
 func BenchmarkDecodeMessage(b *testing.B) {
-	chunks, err := encodeBatch(benchEvents(0), 1<<20, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	data := chunks[0].data
-	b.Run("bus", func(b *testing.B) {
-		d := newDecoder(1 << 20)
+	const n = 1000
+	data := payload(testEvents(n))
+	b.Run("wire", func(b *testing.B) {
+		d := NewDecoder(1 << 20)
 		b.SetBytes(int64(len(data)))
 		b.ReportAllocs()
 		for b.Loop() {
-			if evs, bad := d.decodeMessage(data); bad != 0 || len(evs) != benchBatchSize {
+			if evs, bad := d.Decode(data); bad != 0 || len(evs) != n {
 				b.Fatal(len(evs), bad)
 			}
 		}
 	})
 	b.Run("event.Decoder", func(b *testing.B) {
-		d := newDecoder(1 << 20).slow
+		d := NewDecoder(1 << 20).slow
 		b.SetBytes(int64(len(data)))
 		b.ReportAllocs()
 		for b.Loop() {
-			evs := make([]event.Event, benchBatchSize)
+			evs := make([]event.Event, n)
 			rest := data
 			for i := range evs {
 				line := rest
@@ -127,4 +126,79 @@ func BenchmarkDecodeMessage(b *testing.B) {
 			}
 		}
 	})
+}
+
+// testEvents returns n firewall and process events, half of them with
+// texts that need escapes (Windows paths, quotes, line breaks).
+func testEvents(n int) []event.Event {
+	base := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	evs := make([]event.Event, n)
+	for i := range evs {
+		raw := fmt.Sprintf("ev-%d", i)
+		ev := event.Event{
+			ID:      event.NewID("so-tttt", []byte(raw)),
+			Time:    base.Add(time.Duration(i) * time.Millisecond),
+			Tenant:  "so-tttt",
+			Source:  "syslog-fw",
+			Dataset: "fortinet.firewall",
+		}
+		ev.Set("seq", event.NumberValue(float64(i)))
+		ev.Set("source.ip", event.StringValue(fmt.Sprintf("10.0.%d.%d", i/250, i%250)))
+		ev.Set("destination.port", event.NumberValue(443))
+		ev.Set("event.action", event.StringValue("accept"))
+		if i%2 == 1 {
+			ev.Dataset = "windows.sysmon"
+			ev.Set("Image", event.StringValue(fmt.Sprintf(`C:\Windows\System32\tool%d.exe`, i)))
+			ev.Set("CommandLine", event.StringValue(fmt.Sprintf(`"C:\Windows\System32\tool%d.exe" /c "echo %d"`, i, i)))
+			ev.Set("Message", event.StringValue("Process Create:\r\n\tRuleName: -\r\n\tUser: NT AUTHORITY\\SYSTEM"))
+		}
+		evs[i] = ev
+	}
+	return evs
+}
+
+// payload encodes events as one message payload.
+func payload(evs []event.Event) []byte {
+	var b []byte
+	for i := range evs {
+		if i > 0 {
+			b = append(b, '\n')
+		}
+		b = event.AppendJSON(b, &evs[i])
+	}
+	return b
+}
+
+// TestDecodeRoundTrip decodes a payload of many events, half with escaped
+// texts (built in the message's arena), and checks every event, so that no
+// text overwrote another; then decodes a second payload and checks that
+// the first events did not change.
+func TestDecodeRoundTrip(t *testing.T) {
+	d := NewDecoder(1 << 20)
+	check := func(got, want []event.Event) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("decoded %d events, want %d", len(got), len(want))
+		}
+		for i := range want {
+			w, g := want[i], got[i]
+			if !w.Time.Equal(g.Time) {
+				t.Errorf("event %d: time %v, want %v", i, g.Time, w.Time)
+			}
+			w.Time, g.Time = time.Time{}, time.Time{}
+			if !reflect.DeepEqual(g, w) {
+				t.Fatalf("event %d:\n got %+v\nwant %+v", i, g, w)
+			}
+		}
+	}
+	first := testEvents(300)
+	got1, bad := d.Decode(payload(first))
+	if bad != 0 {
+		t.Fatalf("%d bad", bad)
+	}
+	check(got1, first)
+	second := testEvents(301)[1:]
+	got2, _ := d.Decode(payload(second))
+	check(got2, second)
+	check(got1, first)
 }

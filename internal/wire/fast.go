@@ -1,10 +1,11 @@
-package bus
+package wire
 
 import (
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/mangrove-soc/mangrove/collectors/event"
 )
@@ -25,9 +26,16 @@ var metaKeys = [...]string{event.KeyTime, event.KeyDataset, event.KeyID, event.K
 
 // fastDecoder decodes canonical lines. It is not safe for concurrent use.
 type fastDecoder struct {
-	slab     []event.Field // fields handed out as sub-slices
-	perEvent int           // fields per event in the previous message
-	events   int           // events expected in the current message
+	slab []event.Field // fields handed out as sub-slices
+	// arena holds the texts that had escapes, one after the other: one
+	// allocation per message (made at its first escape, as large as the
+	// message, which no unescaped text exceeds) instead of one per text,
+	// and an event's texts near each other. It is append-only and never
+	// reused: the strings point into it.
+	arena    []byte
+	size     int // of the message
+	perEvent int // fields per event in the previous message
+	events   int // events expected in the current message
 	names    event.NameCache
 }
 
@@ -48,7 +56,7 @@ func (d *fastDecoder) parse(line string, ev *event.Event) bool {
 	if !utf8.ValidString(line) {
 		return false
 	}
-	p := fastParser{s: line}
+	p := fastParser{s: line, d: d}
 	if !p.eat('{') {
 		return false
 	}
@@ -105,6 +113,7 @@ func (d *fastDecoder) reset(n, size int) {
 	}
 	d.slab = make([]event.Field, 0, min(n*max(d.perEvent, 4), size/5+1))
 	d.events = n
+	d.arena, d.size = nil, size
 }
 
 func metaIndex(key string) int {
@@ -141,6 +150,7 @@ func setMeta(ev *event.Event, m int, s string) bool {
 type fastParser struct {
 	s string
 	i int
+	d *fastDecoder // its arena
 }
 
 func (p *fastParser) eat(c byte) bool {
@@ -192,23 +202,29 @@ func (p *fastParser) str() (string, bool) {
 }
 
 func (p *fastParser) strEscaped(start, j int) (string, bool) {
-	var b strings.Builder
-	b.Grow(j - start + 16)
-	b.WriteString(p.s[start:j])
+	// The text is built at the end of the arena, which has room for the
+	// rest of the line: unescaping only shortens it.
+	d := p.d
+	if cap(d.arena)-len(d.arena) < len(p.s)-start {
+		d.arena = make([]byte, 0, max(d.size, len(p.s)))
+	}
+	b := d.arena[len(d.arena):len(d.arena)]
+	b = append(b, p.s[start:j]...)
 	for j < len(p.s) {
 		// The run up to the next quote, backslash or control byte, whole.
 		k := j
 		for k < len(p.s) && p.s[k] != '"' && p.s[k] != '\\' && p.s[k] >= 0x20 {
 			k++
 		}
-		b.WriteString(p.s[j:k])
+		b = append(b, p.s[j:k]...)
 		if j = k; j >= len(p.s) {
 			return "", false
 		}
 		switch c := p.s[j]; {
 		case c == '"':
 			p.i = j + 1
-			return b.String(), true
+			d.arena = d.arena[:len(d.arena)+len(b)]
+			return unsafe.String(unsafe.SliceData(b), len(b)), true
 		case c < 0x20:
 			return "", false
 		}
@@ -217,17 +233,17 @@ func (p *fastParser) strEscaped(start, j int) (string, bool) {
 		}
 		switch e := p.s[j+1]; e {
 		case '"', '\\', '/':
-			b.WriteByte(e)
+			b = append(b, e)
 		case 'b':
-			b.WriteByte('\b')
+			b = append(b, '\b')
 		case 'f':
-			b.WriteByte('\f')
+			b = append(b, '\f')
 		case 'n':
-			b.WriteByte('\n')
+			b = append(b, '\n')
 		case 'r':
-			b.WriteByte('\r')
+			b = append(b, '\r')
 		case 't':
-			b.WriteByte('\t')
+			b = append(b, '\t')
 		default:
 			return "", false
 		}
