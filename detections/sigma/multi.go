@@ -559,8 +559,6 @@ type setScratch struct {
 	// recording: mark appends the groups to rec instead (Set.plan).
 	recording bool
 	rec       []int32
-	// touched sinks the bytes touchTexts reads.
-	touched byte
 	// one is the shape of an event whose names are not cached.
 	one fieldShape
 }
@@ -1004,7 +1002,6 @@ func (s *Set) evalWith(sc *setScratch, ev *event.Event, emit func(rule int, f de
 		// Each field's scanner, and whether the event has a keyword field
 		// holding a string.
 		sh := s.shapeOf(sc, ev.Fields)
-		touchTexts(sc, sh, ev.Fields)
 		var out *routeOutcome
 		if sh != &sc.one {
 			st.shapeIdx = sh.idx
@@ -1186,22 +1183,4 @@ func (s *Set) mark(sc *setScratch, groups []int32) {
 			sc.cands = append(sc.cands, int32(r))
 		}
 	}
-}
-
-// touchTexts reads the first bytes of every value some scanner reads,
-// before any is scanned: the loads are independent, so that the processor
-// fetches the texts of a cold event from memory together rather than one
-// after the other as the scans reach them.
-func touchTexts(sc *setScratch, sh *fieldShape, fields []event.Field) {
-	var x byte
-	for i := range fields {
-		if sh.fields[i] == nil {
-			continue
-		}
-		t := fields[i].Value.Str
-		for j := 0; j < len(t) && j < 512; j += 64 {
-			x += t[j]
-		}
-	}
-	sc.touched += x
 }
