@@ -33,6 +33,11 @@ type gramScanner struct {
 	slots    []gramSlot
 	slotBits uint32
 	ids      []gramLit // per slot run: the literals
+	// step > 1: every literal is at least gramLen+step-1 bytes long and
+	// is looked up by each of its grams, so that the scan checks the gram
+	// ending at one position in step only (those of hash values, 16 hex
+	// digits or more, one in 13).
+	step int
 }
 
 // gramLit is a literal as its gram's slot holds it, so that comparing it
@@ -57,32 +62,50 @@ func slotHash(w uint32) uint32 { return w * 0x85EBCA6B }
 // newGramScanner indexes lits (each at least gramLen bytes, ASCII lower
 // case); a hit reports out[i] for lits[i].
 func newGramScanner(lits []string, out []int32) *gramScanner {
-	g := &gramScanner{}
-	// Each literal is looked up by its gram that the fewest literals
-	// share, avoiding the grams of commonText: a gram common among
-	// literals (".exe") tends to be common in texts too.
-	count := map[uint32]int{}
-	for _, l := range lits {
-		for j := 0; j+gramLen <= len(l); j++ {
-			count[gramOf(l[j:])]++
-		}
-	}
-	at := make([]int32, len(lits)) // by literal: the offset of its gram
-	byGram := map[uint32][]int32{}
+	g := &gramScanner{step: 1}
+	type entry struct{ lit, at int32 } // a literal, the offset of its gram
+	byGram := map[uint32][]entry{}
 	var order []uint32
-	for i, l := range lits {
-		best := len(l) - gramLen
-		for j := best - 1; j >= 0; j-- {
-			if gramCost(count, gramOf(l[j:])) < gramCost(count, gramOf(l[best:])) {
-				best = j
-			}
-		}
-		at[i] = int32(best)
-		w := gramOf(l[best:])
+	add := func(i, at int) {
+		w := gramOf(lits[i][at:])
 		if byGram[w] == nil {
 			order = append(order, w)
 		}
-		byGram[w] = append(byGram[w], int32(i))
+		byGram[w] = append(byGram[w], entry{int32(i), int32(at)})
+	}
+	minLen := len(lits[0])
+	for _, l := range lits {
+		minLen = min(minLen, len(l))
+	}
+	if k := minLen - gramLen + 1; k >= minGramStep {
+		// Every literal spans k gram positions or more: checking one
+		// position in k finds it by one of its grams, if each of its
+		// grams looks it up.
+		g.step = k
+		for i, l := range lits {
+			for j := 0; j+gramLen <= len(l); j++ {
+				add(i, j)
+			}
+		}
+	} else {
+		// Each literal is looked up by its gram that the fewest literals
+		// share, avoiding the grams of commonText: a gram common among
+		// literals (".exe") tends to be common in texts too.
+		count := map[uint32]int{}
+		for _, l := range lits {
+			for j := 0; j+gramLen <= len(l); j++ {
+				count[gramOf(l[j:])]++
+			}
+		}
+		for i, l := range lits {
+			best := len(l) - gramLen
+			for j := best - 1; j >= 0; j-- {
+				if gramCost(count, gramOf(l[j:])) < gramCost(count, gramOf(l[best:])) {
+					best = j
+				}
+			}
+			add(i, best)
+		}
 	}
 	nbits := max(4096, 16*len(order))
 	nbits = min(1<<uint(bits.Len(uint(nbits-1))), 1<<20)
@@ -98,11 +121,11 @@ func newGramScanner(lits []string, out []int32) *gramScanner {
 		for g.slots[k].n != 0 {
 			k = (k + 1) & uint32(nslots-1)
 		}
-		ids := byGram[w]
-		g.slots[k] = gramSlot{gram: w, off: uint32(len(g.ids)), n: uint32(len(ids))}
-		for _, id := range ids {
-			l := lits[id]
-			gl := gramLit{n: int32(len(l)), at: at[id], out: out[id]}
+		es := byGram[w]
+		g.slots[k] = gramSlot{gram: w, off: uint32(len(g.ids)), n: uint32(len(es))}
+		for _, e := range es {
+			l := lits[e.lit]
+			gl := gramLit{n: int32(len(l)), at: e.at, out: out[e.lit]}
 			for j := 0; j < min(len(l), 8); j++ {
 				gl.head |= uint64(l[j]) << (8 * j)
 			}
@@ -114,6 +137,11 @@ func newGramScanner(lits []string, out []int32) *gramScanner {
 	}
 	return g
 }
+
+// minGramStep is the step from which a gramScanner whose literals are all
+// long checks one text position in step (gramScanner.step): below it,
+// indexing every gram of every literal costs more than it saves.
+const minGramStep = 4
 
 // gramCost orders the grams of a literal for looking it up: a gram of
 // commonText last, then by the literals sharing it (count).
@@ -136,6 +164,15 @@ func (g *gramScanner) scan(s string, hits []int32) []int32 {
 		return hits
 	}
 	fold, bloom, shift := &foldTable, g.bloom, g.shift
+	if g.step > 1 {
+		for i := gramLen - 1; i < len(s); i += g.step {
+			w := uint32(fold[s[i-3]])<<24 | uint32(fold[s[i-2]])<<16 | uint32(fold[s[i-1]])<<8 | uint32(fold[s[i]])
+			if h := gramHash(w) >> shift; bloom[h>>6]&(1<<(h&63)) != 0 {
+				hits = g.check(s, i+1, w, hits)
+			}
+		}
+		return hits
+	}
 	w := uint32(fold[s[0]])<<16 | uint32(fold[s[1]])<<8 | uint32(fold[s[2]])
 	for i := gramLen - 1; i < len(s); i++ {
 		w = w<<8 | uint32(fold[s[i]])

@@ -477,3 +477,59 @@ func TestAppendValueKey(t *testing.T) {
 		t.Error("concatenated keys collide")
 	}
 }
+
+// TestGramStep checks a gram scanner of long literals (hash values), which
+// checks one position in step, against strings.Contains: every literal
+// placed at every offset of texts of every length up to twice its own,
+// with hex digits around it.
+func TestGramStep(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	hex := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = "0123456789abcdef"[rng.IntN(16)]
+		}
+		return string(b)
+	}
+	for _, n := range []int{7, 8, 16} {
+		var lits []string
+		for range 200 {
+			lits = append(lits, hex(n))
+		}
+		slices.Sort(lits)
+		lits = slices.Compact(lits)
+		ids := make([]int32, len(lits))
+		for i := range ids {
+			ids[i] = int32(i)
+		}
+		g := newGramScanner(lits, ids)
+		if want := n - gramLen + 1; g.step != want {
+			t.Fatalf("literals of %d bytes: step %d, want %d", n, g.step, want)
+		}
+		for li := 0; li < len(lits); li += 17 {
+			for size := n; size <= 2*n+5; size++ {
+				for off := 0; off+n <= size; off++ {
+					text := []byte(hex(size))
+					copy(text[off:], strings.ToUpper(lits[li]))
+					found := map[int32]bool{}
+					for _, h := range g.scan(string(text), nil) {
+						found[h] = true
+					}
+					low := strings.ToLower(string(text))
+					for i, l := range lits {
+						if want := strings.Contains(low, l); found[int32(i)] != want {
+							t.Fatalf("%q in %q: found %v, want %v", l, text, found[int32(i)], want)
+						}
+					}
+				}
+			}
+		}
+	}
+	// Literals of several lengths: the step is that of the shortest.
+	if g := newGramScanner([]string{"abcdefghij", "0123456"}, []int32{0, 1}); g.step != 4 {
+		t.Errorf("step %d, want 4", g.step)
+	}
+	if g := newGramScanner([]string{"abcdefghij", "012345"}, []int32{0, 1}); g.step != 1 {
+		t.Errorf("step %d, want 1 (below minGramStep)", g.step)
+	}
+}
