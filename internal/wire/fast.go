@@ -21,17 +21,21 @@ import (
 // defines the result: FuzzFastDecoder checks that whenever fastDecoder
 // accepts a line, event.Decoder{Trusted: true} yields an equal Event.
 
+// minArena is the size of the first block of a message's arena.
+const minArena = 4 << 10
+
 // metaKeys are the metadata keys in the order AppendJSON writes them.
 var metaKeys = [...]string{event.KeyTime, event.KeyDataset, event.KeyID, event.KeyTenant, event.KeySource}
 
 // fastDecoder decodes canonical lines. It is not safe for concurrent use.
 type fastDecoder struct {
 	slab []event.Field // fields handed out as sub-slices
-	// arena holds the texts that had escapes, one after the other: one
-	// allocation per message (made at its first escape, as large as the
-	// message, which no unescaped text exceeds) instead of one per text,
-	// and an event's texts near each other. It is append-only and never
-	// reused: the strings point into it.
+	// arena holds the texts that had escapes, one after the other, in
+	// blocks that double (from minArena, up to the message's size) instead
+	// of an allocation per text, so that an event's texts lie near each
+	// other. A text is built at the end of the block, which must have room
+	// for the rest of its line (unescaping only shortens). It is
+	// append-only and never reused: the strings point into it.
 	arena    []byte
 	size     int // of the message
 	perEvent int // fields per event in the previous message
@@ -202,11 +206,11 @@ func (p *fastParser) str() (string, bool) {
 }
 
 func (p *fastParser) strEscaped(start, j int) (string, bool) {
-	// The text is built at the end of the arena, which has room for the
-	// rest of the line: unescaping only shortens it.
 	d := p.d
-	if cap(d.arena)-len(d.arena) < len(p.s)-start {
-		d.arena = make([]byte, 0, max(d.size, len(p.s)))
+	if need := len(p.s) - start; cap(d.arena)-len(d.arena) < need {
+		// A new block, twice the last (the strings keep the old one):
+		// the escaped texts of a message are usually a small part of it.
+		d.arena = make([]byte, 0, max(need, min(2*cap(d.arena), d.size), minArena))
 	}
 	b := d.arena[len(d.arena):len(d.arena)]
 	b = append(b, p.s[start:j]...)
