@@ -538,6 +538,9 @@ type setScratch struct {
 	gbits []uint64 // a bit per group satisfied (cleared by reset)
 	rmark []uint32 // per rule: gen<<3 | groups satisfied during gen
 	route []uint32 // per route: gen<<1 | holds, when evaluated
+	// known, when not nil, is the outcome of every route for the event
+	// (knowRoutes), read instead of route.
+	known *routeOutcome
 	hits  []int32
 	cands []int32
 	key   []byte // the route key of the event (knowRoutes)
@@ -858,10 +861,7 @@ func (s *Set) knowRoutes(sc *setScratch, st *state, sh *fieldShape, ev *event.Ev
 	}
 	sc.key = key
 	if out, ok := sh.routeOut[string(key)]; ok {
-		m := sc.gen << 1
-		for ri := range s.routes {
-			sc.route[ri] = m | uint32(out.routes[ri>>6]>>(ri&63)&1)
-		}
+		sc.known = out
 		return out
 	}
 	out := &routeOutcome{routes: make([]uint64, (len(s.routes)+63)/64)}
@@ -874,6 +874,7 @@ func (s *Set) knowRoutes(sc *setScratch, st *state, sh *fieldShape, ev *event.Ev
 		sh.routeOut = map[string]*routeOutcome{}
 	}
 	sh.routeOut[string(key)] = out
+	sc.known = out
 	return out
 }
 
@@ -981,6 +982,7 @@ func (sc *setScratch) reset(s *Set) {
 		sc.gen = 1
 	}
 	sc.cands = sc.cands[:0]
+	sc.known = nil
 }
 
 // EvalAll evaluates every rule of the set on ev and calls emit with the
@@ -1074,6 +1076,9 @@ func (s *Set) evalWith(sc *setScratch, ev *event.Event, emit func(rule int, f de
 
 // routeHolds evaluates log source condition ri at most once per event.
 func (s *Set) routeHolds(sc *setScratch, st *state, ri int32) bool {
+	if k := sc.known; k != nil {
+		return k.routes[ri>>6]>>(ri&63)&1 == 1
+	}
 	ls := s.routes[ri]
 	if ls == nil {
 		return true
