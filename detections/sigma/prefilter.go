@@ -328,22 +328,51 @@ func regexLiterals(r *syntax.Regexp) [][]string {
 			return regexLiterals(r.Sub[0])
 		}
 	case syntax.OpConcat:
+		// runs are the texts the elements read so far match, one of
+		// which occurs: a literal extends each; a small class of bytes
+		// (\s, [ "']) multiplies them, and when repeated (\s+) ends them,
+		// the next runs starting with its last byte (net\s+user: "net "
+		// or "net\t"..., then " user" or "\tuser"...).
 		var out [][]string
-		run := ""
+		runs := []string{""}
+		flush := func() {
+			for _, r := range runs {
+				if !usableLiteral(r) {
+					runs = []string{""}
+					return
+				}
+			}
+			out = append(out, runs)
+			runs = []string{""}
+		}
 		for _, sub := range r.Sub {
 			if s, ok := regexText(sub); ok {
-				run += s
+				for i := range runs {
+					runs[i] += s
+				}
 				continue
 			}
-			if usableLiteral(run) {
-				out = append(out, []string{run})
+			if cs, repeated, ok := regexClassRun(sub); ok {
+				if len(runs)*len(cs) > maxRegexLiterals {
+					flush()
+				}
+				next := make([]string, 0, len(runs)*len(cs))
+				for _, r := range runs {
+					for _, c := range cs {
+						next = append(next, r+c)
+					}
+				}
+				runs = next
+				if repeated {
+					flush()
+					runs = slices.Clone(cs)
+				}
+				continue
 			}
-			run = ""
+			flush()
 			out = append(out, regexLiterals(sub)...)
 		}
-		if usableLiteral(run) {
-			out = append(out, []string{run})
-		}
+		flush()
 		return out
 	case syntax.OpAlternate:
 		alts := make([][]litGroup, len(r.Sub))
@@ -409,6 +438,46 @@ func regexText(sub *syntax.Regexp) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// maxClassBytes bounds the bytes of a class regexClassRun takes.
+const maxClassBytes = 6
+
+// regexClassRun reports whether sub matches one byte of a small set of
+// ASCII bytes (cs, lower case, at most maxClassBytes), once or, when
+// repeated, one or more times (then the run of them may be longer).
+func regexClassRun(sub *syntax.Regexp) (cs []string, repeated, ok bool) {
+	switch sub.Op {
+	case syntax.OpCharClass:
+		seen := map[string]bool{}
+		rs := sub.Rune
+		for i := 0; i+1 < len(rs); i += 2 {
+			if rs[i+1] >= utf8.RuneSelf || rs[i+1]-rs[i] >= maxClassBytes {
+				return nil, false, false
+			}
+			for c := rs[i]; c <= rs[i+1]; c++ {
+				if l := lowerASCII(string(c)); !seen[l] {
+					seen[l] = true
+					cs = append(cs, l)
+				}
+			}
+			if len(cs) > maxClassBytes {
+				return nil, false, false
+			}
+		}
+		slices.Sort(cs)
+		return cs, false, len(cs) > 0
+	case syntax.OpPlus:
+		cs, _, ok := regexClassRun(sub.Sub[0])
+		return cs, true, ok
+	case syntax.OpRepeat:
+		if sub.Min < 1 {
+			return nil, false, false
+		}
+		cs, _, ok := regexClassRun(sub.Sub[0])
+		return cs, sub.Max != 1 || sub.Min != 1, ok
+	}
+	return nil, false, false
 }
 
 // rareBytes are punctuation seldom found in event values: a literal made
