@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strings"
 	"testing"
@@ -106,6 +107,35 @@ func FuzzRegexWindow(f *testing.F) {
 		sh := shapeOf(re)
 		if sh.win != nil && re.MatchString(text) && !sh.win.in(text) {
 			t.Fatalf("%q matches %q, but its window is not in it", expr, text)
+		}
+	})
+}
+
+// FuzzRegexLiterals checks that the literal groups of a regular
+// expression (regexLiterals) are necessary: in every text it matches, one
+// literal of each group occurs, ASCII case ignored.
+func FuzzRegexLiterals(f *testing.F) {
+	f.Add(`net\s+user\s+`, "NET  USER x")
+	f.Add(`a[bc]d|e[ \t]+f`, "xe \t fy")
+	f.Add(`(?i)Invoke-(Web|Rest)Method\s+x`, "invoke-restmethod\tX")
+	f.Add(`-k\s\w{1,64}(?:\s?(?:-p|-s))?`, "svchost.exe -k netsvcs -p")
+	f.Fuzz(func(t *testing.T, expr, text string) {
+		if len(expr) > 64 || len(text) > 512 {
+			return
+		}
+		re, err := regexp.Compile(expr)
+		if err != nil || !re.MatchString(text) {
+			return
+		}
+		r, err := syntax.Parse(expr, syntax.Perl)
+		if err != nil {
+			return
+		}
+		low := lowerASCII(text)
+		for _, g := range regexLiterals(r.Simplify()) {
+			if !slices.ContainsFunc(g, func(l string) bool { return strings.Contains(low, l) }) {
+				t.Fatalf("%q matches %q, but no literal of %q occurs in it", expr, text, g)
+			}
 		}
 	})
 }
