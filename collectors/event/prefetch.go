@@ -2,8 +2,9 @@ package event
 
 import "unsafe"
 
-// maxPrefetch bounds the bytes of one text or list the prefetches ask for,
-// so that a huge value does not flush the cache it is meant to fill.
+// maxPrefetch bounds the bytes of one field array, text or list the
+// prefetches ask for, so that a huge one does not flush the cache it is
+// meant to fill.
 const maxPrefetch = 64 << 10
 
 // PrefetchAhead is called by a loop that evaluates events in order, before
@@ -27,7 +28,7 @@ func PrefetchAhead(events []Event, i int) {
 // without a prefetch routine it does nothing.
 func (e *Event) PrefetchFields() {
 	if canPrefetch && len(e.Fields) > 0 {
-		prefetch(unsafe.Pointer(unsafe.SliceData(e.Fields)), len(e.Fields)*int(unsafe.Sizeof(Field{})))
+		prefetch(unsafe.Pointer(unsafe.SliceData(e.Fields)), min(len(e.Fields)*int(unsafe.Sizeof(Field{})), maxPrefetch))
 	}
 }
 
