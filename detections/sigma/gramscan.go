@@ -202,7 +202,6 @@ func (g *gramScanner) check(s string, end int, w uint32, hits []int32) []int32 {
 		if sl.gram != w {
 			continue
 		}
-	lits:
 		for i := range g.ids[sl.off : sl.off+sl.n] {
 			gl := &g.ids[sl.off+uint32(i)]
 			start := end - gramLen - int(gl.at)
@@ -211,9 +210,7 @@ func (g *gramScanner) check(s string, end int, w uint32, hits []int32) []int32 {
 			}
 			var x uint64
 			if gl.n >= 8 {
-				t := s[start : start+8]
-				x = uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
-					uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
+				x = load64(s[start:])
 			} else {
 				for j := range int(gl.n) {
 					x |= uint64(s[start+j]) << (8 * j)
@@ -222,13 +219,8 @@ func (g *gramScanner) check(s string, end int, w uint32, hits []int32) []int32 {
 			if lowerWord(x) != gl.head {
 				continue
 			}
-			if gl.rest != "" {
-				t := s[start+8 : start+int(gl.n)]
-				for j := 0; j < len(gl.rest) && j < len(t); j++ {
-					if foldTable[t[j]] != gl.rest[j] {
-						continue lits
-					}
-				}
+			if gl.rest != "" && !equalLowerASCII(s[start+8:start+int(gl.n)], gl.rest) {
+				continue
 			}
 			hits = append(hits, gl.out)
 		}

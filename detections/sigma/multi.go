@@ -59,9 +59,8 @@ type Set struct {
 	// always lists, in order, the rules without literal groups: evaluated
 	// whenever their route holds.
 	always []int32
-	// need[i] is the number of groups of rule i; groupRule[g] the rule of
-	// group g; groupInfo[g] both, for marking, as rule<<3 | need.
-	need      []int32
+	// groupRule[g] is the rule of group g; groupInfo[g] that rule and its
+	// number of groups, for marking, as rule<<3 | groups.
 	groupRule []int32
 	groupInfo []uint32
 	// byName holds the scanner of each event field name some group reads;
@@ -261,6 +260,7 @@ func NewSet(rules []detections.Rule) (*Set, error) {
 		nums   map[float64][]int32
 	}
 	names := map[string]*nameTerms{}
+	var need []int32 // by rule: its number of groups
 	keywordField := map[string]bool{}
 	kwSeen, kwMixed := false, false
 	addTo := func(m map[string][]int32, k string, g int32) {
@@ -303,7 +303,7 @@ func NewSet(rules []detections.Rule) (*Set, error) {
 		}
 		s.routeOf = append(s.routeOf, ri)
 		gs, ok := r.det.litGroups()
-		s.need = append(s.need, int32(len(gs)))
+		need = append(need, int32(len(gs)))
 		if !ok {
 			s.always = append(s.always, i)
 			continue
@@ -524,7 +524,7 @@ func NewSet(rules []detections.Rule) (*Set, error) {
 	s.nids = candNameCount()
 	s.groupInfo = make([]uint32, len(s.groupRule))
 	for g, r := range s.groupRule {
-		s.groupInfo[g] = uint32(r)<<3 | uint32(s.need[r])
+		s.groupInfo[g] = uint32(r)<<3 | uint32(need[r])
 	}
 	return s, nil
 }
